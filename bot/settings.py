@@ -1,0 +1,285 @@
+"""All configuration: environment variables plus the optional TOML file named by DMS_BOT_CONFIG.
+
+This is the only module that reads the environment. Everything is validated at start-up so that a
+missing or contradictory setting stops the process with a message naming the variable to fix,
+instead of surfacing as a confusing error in Slack at 3 a.m.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(Exception):
+    """A configuration problem, worded for the operator: which variable, and what to put in it."""
+
+
+class InstanceRef(BaseModel):
+    """Where one Kafka instance lives: enough to build the tasks URL and sign for it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    instance_id: str
+    project_id: str
+    region: str
+    alias: str | None = None
+    name: str | None = None
+
+    @property
+    def display_name(self) -> str:
+        return self.alias or self.name or self.instance_id
+
+
+class InstanceConfig(BaseModel):
+    """One `[instances.<alias>]` table of the config file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    instance_id: str = Field(min_length=1)
+    project_id: str | None = None
+    region: str | None = None
+    # Access rules: when set, only these channels (and, if given, users) may see this instance.
+    channels: list[str] | None = None
+    users: list[str] | None = None
+
+
+class ChannelConfig(BaseModel):
+    """One `[channels.<channel id>]` table: what a bare `/dms-tasks` means in that channel."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    default_instance: str
+
+
+class BotConfig(BaseModel):
+    """The TOML file named by DMS_BOT_CONFIG."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    default_timezone: str | None = None
+    instances: dict[str, InstanceConfig] = Field(default_factory=dict)
+    channels: dict[str, ChannelConfig] = Field(default_factory=dict)
+
+    @property
+    def has_access_rules(self) -> bool:
+        return any(i.channels is not None or i.users is not None for i in self.instances.values())
+
+
+def _env(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    """Every setting the bot reads, named as the operator sets it."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", populate_by_name=True)
+
+    # Huawei Cloud credentials, under the names the official SDK uses.
+    ak: SecretStr | None = Field(default=None, validation_alias=_env("HUAWEICLOUD_SDK_AK"))
+    sk: SecretStr | None = Field(default=None, validation_alias=_env("HUAWEICLOUD_SDK_SK"))
+    project_id: str | None = Field(
+        default=None, validation_alias=_env("HUAWEICLOUD_SDK_PROJECT_ID")
+    )
+    security_token: SecretStr | None = Field(
+        default=None, validation_alias=_env("HUAWEICLOUD_SDK_SECURITY_TOKEN")
+    )
+    # IAM password-token authentication, the alternative to AK/SK.
+    iam_username: str | None = Field(default=None, validation_alias=_env("DMS_IAM_USERNAME"))
+    iam_password: SecretStr | None = Field(default=None, validation_alias=_env("DMS_IAM_PASSWORD"))
+    iam_domain: str | None = Field(default=None, validation_alias=_env("DMS_IAM_DOMAIN"))
+    iam_endpoint: str | None = Field(default=None, validation_alias=_env("DMS_IAM_ENDPOINT"))
+
+    region: str | None = Field(default=None, validation_alias=_env("DMS_REGION"))
+    endpoint: str | None = Field(default=None, validation_alias=_env("DMS_ENDPOINT"))
+    config_path: Path | None = Field(default=None, validation_alias=_env("DMS_BOT_CONFIG"))
+    timeout_seconds: float = Field(default=10.0, gt=0, validation_alias=_env("DMS_TIMEOUT"))
+    retry_budget_seconds: float = Field(
+        default=20.0, ge=0, validation_alias=_env("DMS_RETRY_BUDGET")
+    )
+    default_timezone: str = Field(default="UTC", validation_alias=_env("DMS_BOT_TIMEZONE"))
+
+    # Slack.
+    slack_bot_token: SecretStr | None = Field(
+        default=None, validation_alias=_env("SLACK_BOT_TOKEN")
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        default=None, validation_alias=_env("SLACK_SIGNING_SECRET")
+    )
+    slack_app_token: SecretStr | None = Field(
+        default=None, validation_alias=_env("SLACK_APP_TOKEN")
+    )
+    slack_api_url: str = Field(
+        default="https://slack.com/api/", validation_alias=_env("SLACK_API_URL")
+    )
+    port: int = Field(default=3000, ge=1, le=65535, validation_alias=_env("PORT"))
+
+    # ---- derived views, validated on demand -------------------------------------------------
+
+    @property
+    def has_cloud_credentials(self) -> bool:
+        return bool(self.ak or self.sk or self.iam_username or self.iam_password)
+
+    def check_cloud(self) -> None:
+        """Fail fast on missing or contradictory cloud settings."""
+        problems: list[str] = []
+        if bool(self.ak) != bool(self.sk):
+            missing = "HUAWEICLOUD_SDK_SK" if self.ak else "HUAWEICLOUD_SDK_AK"
+            problems.append(
+                f"{missing} is not set: AK/SK signing needs both HUAWEICLOUD_SDK_AK (the access "
+                "key id) and HUAWEICLOUD_SDK_SK (the secret access key)."
+            )
+        uses_iam = bool(self.iam_username or self.iam_password)
+        if self.ak and uses_iam:
+            problems.append(
+                "Both AK/SK (HUAWEICLOUD_SDK_AK) and IAM password (DMS_IAM_USERNAME/"
+                "DMS_IAM_PASSWORD) are set: unset one of them so it is clear which identity acts."
+            )
+        if uses_iam and not (self.iam_username and self.iam_password and self.iam_domain):
+            problems.append(
+                "IAM password authentication needs DMS_IAM_USERNAME, DMS_IAM_PASSWORD and "
+                "DMS_IAM_DOMAIN (the account name that owns the IAM user)."
+            )
+        if self.security_token and not self.ak:
+            problems.append(
+                "HUAWEICLOUD_SDK_SECURITY_TOKEN is set without HUAWEICLOUD_SDK_AK/SK: temporary "
+                "credentials come as an AK, an SK and a security token together."
+            )
+        if not self.ak and not uses_iam:
+            problems.append(
+                "No Huawei Cloud credentials: set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK "
+                "(or DMS_IAM_USERNAME, DMS_IAM_PASSWORD and DMS_IAM_DOMAIN)."
+            )
+        if not self.region and not self.endpoint:
+            problems.append(
+                "DMS_REGION is not set: put the region of your Kafka instances in it, e.g. "
+                "cn-north-4 (or set DMS_ENDPOINT to the full API address)."
+            )
+        config = self.load_config()
+        needs_default_project = not self.project_id and (
+            not config.instances or any(i.project_id is None for i in config.instances.values())
+        )
+        if needs_default_project:
+            problems.append(
+                "HUAWEICLOUD_SDK_PROJECT_ID is not set: put the project id of the region "
+                "(console → My Credentials → API Credentials) in it, or give project_id for "
+                "every instance in the DMS_BOT_CONFIG file."
+            )
+        if problems:
+            raise SettingsError("\n".join(problems))
+
+    def check_slack(self) -> None:
+        problems: list[str] = []
+        if not self.slack_bot_token:
+            problems.append(
+                "SLACK_BOT_TOKEN is not set: put the app's Bot User OAuth Token (xoxb-…) in it."
+            )
+        if self.slack_app_token:
+            if not self.slack_app_token.get_secret_value().startswith("xapp-"):
+                problems.append(
+                    "SLACK_APP_TOKEN must be an app-level token (xapp-…) with connections:write, "
+                    "for Socket Mode; unset it to serve HTTP instead."
+                )
+        elif not self.slack_signing_secret:
+            problems.append(
+                "SLACK_SIGNING_SECRET is not set: put the app's Signing Secret (Basic "
+                "Information page) in it, or set SLACK_APP_TOKEN to use Socket Mode."
+            )
+        if problems:
+            raise SettingsError("\n".join(problems))
+
+    def endpoint_for(self, region: str) -> str:
+        """The DMS API base URL for a region; DMS_ENDPOINT overrides it for every region."""
+        if self.endpoint:
+            return self.endpoint.rstrip("/")
+        if region.startswith("eu-west-1") and len(region) > len("eu-west-1"):
+            # Huawei Cloud Europe (e.g. eu-west-101) lives under its own top-level domain.
+            return f"https://dms.{region}.myhuaweicloud.eu"
+        return f"https://dms.{region}.myhuaweicloud.com"
+
+    def iam_endpoint_for(self, region: str) -> str:
+        if self.iam_endpoint:
+            return self.iam_endpoint.rstrip("/")
+        return f"https://iam.{region}.myhuaweicloud.com"
+
+    def timezone(self) -> ZoneInfo:
+        name = self.load_config().default_timezone or self.default_timezone
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise SettingsError(
+                f"Unknown time zone {name!r} (DMS_BOT_TIMEZONE or default_timezone in the config "
+                "file): use an IANA name such as Europe/Berlin or UTC."
+            ) from exc
+
+    def load_config(self) -> BotConfig:
+        cached = self.__dict__.get("_config_cache")
+        if cached is not None:
+            return cached
+        config = _read_config(self.config_path)
+        self.__dict__["_config_cache"] = config
+        return config
+
+    def instance_refs(self) -> dict[str, InstanceRef]:
+        """Aliases from the config file, each with project and region filled in."""
+        refs: dict[str, InstanceRef] = {}
+        for alias, inst in self.load_config().instances.items():
+            project = inst.project_id or self.project_id
+            region = inst.region or self.region
+            if not project or not region:
+                raise SettingsError(
+                    f"Instance alias {alias!r} in {self.config_path} has no project_id/region "
+                    "and HUAWEICLOUD_SDK_PROJECT_ID / DMS_REGION are not set."
+                )
+            refs[alias.lower()] = InstanceRef(
+                instance_id=inst.instance_id, project_id=project, region=region, alias=alias
+            )
+        return refs
+
+
+def _read_config(path: Path | None) -> BotConfig:
+    if path is None:
+        return BotConfig()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise SettingsError(
+            f"DMS_BOT_CONFIG names {path}, which does not exist: fix the path or unset it."
+        ) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"DMS_BOT_CONFIG file {path} is not valid TOML: {exc}") from exc
+    try:
+        config = BotConfig.model_validate(raw)
+    except ValidationError as exc:
+        lines = [f"  {'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()]
+        raise SettingsError(
+            f"DMS_BOT_CONFIG file {path} has invalid entries:\n" + "\n".join(lines)
+        ) from exc
+    lowered = [a.lower() for a in config.instances]
+    if len(set(lowered)) != len(lowered):
+        raise SettingsError(
+            f"DMS_BOT_CONFIG file {path} defines the same alias twice (aliases are "
+            "case-insensitive)."
+        )
+    for channel, chan in config.channels.items():
+        if chan.default_instance.lower() not in lowered:
+            raise SettingsError(
+                f"DMS_BOT_CONFIG file {path}: channels.{channel}.default_instance is "
+                f"{chan.default_instance!r}, which is not an alias under [instances]."
+            )
+    return config
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"])
+            lines.append(f"  {loc}: {err['msg']}")
+        raise SettingsError("Invalid settings:\n" + "\n".join(lines)) from exc
