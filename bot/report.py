@@ -1,0 +1,97 @@
+"""What the service hands to the renderer: plain, immutable results of the use cases.
+
+The renderer turns these into Slack messages (and the terminal prints the same messages), so every
+front door (slash command, buttons, digests, `try`, `demo`) shows the same thing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.dms.models import Task
+from bot.query import TaskQuery
+from bot.settings import InstanceRef
+
+
+@dataclass(frozen=True)
+class DurationRange:
+    """How long finished tasks of one name usually took (25th-75th percentile)."""
+
+    low: timedelta
+    high: timedelta
+    samples: int
+
+
+@dataclass(frozen=True)
+class TaskReport:
+    """One page of a task listing, with counts over the whole window."""
+
+    instance: InstanceRef
+    query: TaskQuery  # absolute window, filters, limit and the page shown
+    tz: ZoneInfo  # the reader's time zone
+    now: datetime  # aware UTC: "ago" and "running for" are relative to this
+    window_counts: dict[str, int]  # status -> count, every task in the window (no filters)
+    matched: int  # tasks in the window that pass the filters
+    page_tasks: tuple[Task, ...]  # the tasks on this page, newest first
+    pages: int  # >= 1
+    fetched_at: datetime  # when the data left the API
+    from_cache: bool
+    # Running tasks that have run far too long, by task id, with the usual range when known.
+    overdue: dict[str, DurationRange | None] = field(default_factory=dict)
+    typical: dict[str, DurationRange] = field(default_factory=dict)  # by task name
+
+    @property
+    def page(self) -> int:
+        return self.query.page
+
+    @property
+    def window_total(self) -> int:
+        return sum(self.window_counts.values())
+
+
+@dataclass(frozen=True)
+class ParamsView:
+    """One task's params, for the Params button."""
+
+    instance: InstanceRef
+    query: TaskQuery  # the listing it came from, so "Back" can return to it
+    task: Task
+    tz: ZoneInfo
+    now: datetime
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """The channel (or user) may not see this instance. Reveals no task data."""
+
+    instance_label: str  # what the user typed or the alias; never more than they already know
+    allowed_channels: tuple[str, ...] = ()  # channel ids where it is available
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something failed. `summary` says what, `hint` what to do; `reference` holds the API error
+    code and request id for support. All plain text."""
+
+    summary: str
+    hint: str = ""
+    reference: str = ""
+    example: str = ""  # a valid command close to what the user typed, when there is one
+
+
+@dataclass(frozen=True)
+class UnknownInstance:
+    typed: str
+    suggestions: tuple[str, ...] = ()
+    example: str = ""
+
+
+@dataclass(frozen=True)
+class HelpView:
+    instances: tuple[str, ...]  # the aliases this channel may see
+    default_instance: str | None = None
+
+
+Outcome = TaskReport | ParamsView | Refusal | Problem | UnknownInstance | HelpView
