@@ -1,0 +1,371 @@
+"""The use cases every front door shares: slash command, buttons, terminal (`try`, `demo`) and,
+later, digests and alerts. Input is text or a button value plus who is asking; output is one of the
+plain results in bot.report, which bot.render turns into a message."""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import math
+import re
+import statistics
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.dms.cache import TaskCache
+from bot.dms.errors import DmsError, DmsNotFoundError
+from bot.dms.models import Task, TaskStatus
+from bot.ids import ActionId
+from bot.query import HelpRequest, QueryError, TaskQuery, decode_state, parse_command
+from bot.report import (
+    DurationRange,
+    HelpView,
+    Outcome,
+    ParamsView,
+    Problem,
+    Refusal,
+    TaskReport,
+    UnknownInstance,
+)
+from bot.settings import BotConfig, InstanceRef, Settings
+
+log = logging.getLogger(__name__)
+
+# Real DMS instance ids are UUIDs; anything else typed as a target is an alias or a name.
+_INSTANCE_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
+
+# A running task is "far too long" past 3x the slow end of its usual range, or, with no history
+# for its name in the window, past this fixed bound.
+OVERDUE_FACTOR = 3
+OVERDUE_FLOOR = timedelta(minutes=10)
+OVERDUE_WITHOUT_HISTORY = timedelta(hours=2)
+MIN_SAMPLES = 3
+
+
+@dataclass(frozen=True)
+class Requester:
+    """Who is asking, and from where: access rules and time zones depend on it."""
+
+    channel_id: str
+    user_id: str
+    tz: ZoneInfo
+
+
+class AccessPolicy:
+    """Which channel (and user) may see which instance, from the config file.
+
+    With no rules at all, everything the credentials can see is allowed (a warning is logged at
+    start-up). Once any instance carries a rule, anything not explicitly allowed is refused, and
+    instances outside the config file (by id or name) are refused too.
+    """
+
+    def __init__(self, config: BotConfig, aliases: dict[str, InstanceRef]) -> None:
+        self._config = config
+        self._aliases = aliases
+
+    @property
+    def open(self) -> bool:
+        return not self._config.has_access_rules
+
+    def _entries_for(self, instance: InstanceRef) -> list[str]:
+        return [
+            alias
+            for alias, ref in self._aliases.items()
+            if ref.instance_id == instance.instance_id and ref.project_id == instance.project_id
+        ]
+
+    def allows(self, instance: InstanceRef, requester: Requester) -> bool:
+        if self.open:
+            return True
+        for alias in self._entries_for(instance):
+            rule = self._config.instances[self._aliases[alias].alias or alias]
+            channel_ok = rule.channels is None or requester.channel_id in rule.channels
+            user_ok = rule.users is None or requester.user_id in rule.users
+            if channel_ok and user_ok:
+                return True
+        return False
+
+    def channels_for(self, instance: InstanceRef) -> tuple[str, ...]:
+        channels: list[str] = []
+        for alias in self._entries_for(instance):
+            rule = self._config.instances[self._aliases[alias].alias or alias]
+            channels.extend(c for c in rule.channels or () if c not in channels)
+        return tuple(channels)
+
+    def visible_aliases(self, requester: Requester) -> tuple[str, ...]:
+        return tuple(
+            ref.alias or alias
+            for alias, ref in self._aliases.items()
+            if self.allows(ref, requester)
+        )
+
+
+def _duration(task: Task) -> timedelta | None:
+    if task.created_at is None or task.updated_at is None:
+        return None
+    return max(task.updated_at - task.created_at, timedelta(0))
+
+
+def typical_durations(tasks: tuple[Task, ...]) -> dict[str, DurationRange]:
+    """The 25th-75th percentile of how long succeeded tasks of each name took."""
+    samples: dict[str, list[float]] = {}
+    for task in tasks:
+        took = _duration(task)
+        if task.status_upper == TaskStatus.SUCCESS and took is not None:
+            samples.setdefault(task.name, []).append(took.total_seconds())
+    ranges: dict[str, DurationRange] = {}
+    for name, values in samples.items():
+        if len(values) < MIN_SAMPLES:
+            continue
+        q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive")
+        ranges[name] = DurationRange(
+            low=timedelta(seconds=q1), high=timedelta(seconds=q3), samples=len(values)
+        )
+    return ranges
+
+
+def overdue_tasks(
+    tasks: tuple[Task, ...], typical: dict[str, DurationRange], now: datetime
+) -> dict[str, DurationRange | None]:
+    flagged: dict[str, DurationRange | None] = {}
+    for task in tasks:
+        if task.status_upper != TaskStatus.EXECUTING or task.created_at is None:
+            continue
+        running = now - task.created_at
+        usual = typical.get(task.name)
+        limit = (
+            max(usual.high * OVERDUE_FACTOR, OVERDUE_FLOOR) if usual else OVERDUE_WITHOUT_HISTORY
+        )
+        if running > limit:
+            flagged[task.id] = usual
+    return flagged
+
+
+class TaskService:
+    def __init__(
+        self,
+        settings: Settings,
+        cache: TaskCache,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._settings = settings
+        self._cache = cache
+        self._clock = clock
+        self._config = settings.load_config()
+        self._aliases = settings.instance_refs()
+        self.access = AccessPolicy(self._config, self._aliases)
+
+    # ---- use cases ---------------------------------------------------------------------------
+
+    async def command(self, text: str, requester: Requester) -> Outcome:
+        """`/dms-tasks <text>`."""
+        return await self._guarded(self._command, text, requester)
+
+    async def page(self, state: str, requester: Requester) -> Outcome:
+        """Prev / Next / Refresh / Back / Share: the listing a button value describes."""
+        return await self._guarded(self._page, state, requester)
+
+    async def params(self, state: str, requester: Requester) -> Outcome:
+        """The Params button: one task's params, redacted by the renderer."""
+        return await self._guarded(self._params, state, requester)
+
+    async def press(self, action: ActionId, state: str, requester: Requester) -> Outcome:
+        """Any button of ours: what it shows next. Share shows what its message showed."""
+        return await self._guarded(
+            lambda value, who: self._press(action, value, who), state, requester
+        )
+
+    # ---- implementation ----------------------------------------------------------------------
+
+    async def _guarded(
+        self,
+        use_case: Callable[[str, Requester], Awaitable[Outcome]],
+        arg: str,
+        requester: Requester,
+    ) -> Outcome:
+        try:
+            return await use_case(arg, requester)
+        except QueryError as exc:
+            return Problem(summary=exc.message, example=exc.example)
+        except DmsError as exc:
+            return Problem(summary=exc.summary, hint=exc.hint, reference=exc.reference())
+        except Exception:
+            # Never a stack trace in Slack and never silence: log it with an id the user can quote.
+            error_id = uuid.uuid4().hex[:8]
+            log.exception("unexpected error %s", error_id)
+            return Problem(
+                summary="Something went wrong inside the bot.",
+                hint="Try again in a moment; if it keeps happening, tell the bot's admins.",
+                reference=f"error id {error_id}",
+            )
+
+    async def _command(self, text: str, requester: Requester) -> Outcome:
+        parsed = parse_command(text, now=self._clock(), tz=requester.tz)
+        if isinstance(parsed, HelpRequest):
+            return self._help(requester)
+        target = parsed.target or self._channel_default(requester.channel_id)
+        if target is None:
+            return self._help(requester)
+        resolved = await self._resolve(target, requester)
+        if not isinstance(resolved, InstanceRef):
+            return resolved
+        if not self.access.allows(resolved, requester):
+            return Refusal(target, self.access.channels_for(resolved))
+        query = TaskQuery(
+            target=self._state_target(resolved),
+            window=parsed.window,
+            filters=parsed.filters,
+            limit=parsed.limit,
+            page=parsed.page,
+        )
+        return await self._report(resolved, query, requester)
+
+    async def _press(self, action: ActionId, state: str, requester: Requester) -> Outcome:
+        if action is ActionId.PARAMS:
+            return await self._params(state, requester)
+        if action is ActionId.SHARE and decode_state(state)[1]:
+            return await self._params(state, requester)
+        return await self._page(state, requester)
+
+    async def _page(self, state: str, requester: Requester) -> Outcome:
+        query, _ = decode_state(state)
+        resolved = await self._resolve_state_target(query, requester)
+        if not isinstance(resolved, InstanceRef):
+            return resolved
+        return await self._report(resolved, query, requester)
+
+    async def _params(self, state: str, requester: Requester) -> Outcome:
+        query, task_id = decode_state(state)
+        if not task_id:
+            raise QueryError(
+                "That button did not say which task to show.",
+                "/dms-tasks help",
+            )
+        resolved = await self._resolve_state_target(query, requester)
+        if not isinstance(resolved, InstanceRef):
+            return resolved
+        window = await self._cache.window(resolved, query.window.begin, query.window.end)
+        task = next((t for t in window.value.tasks if t.id == task_id), None)
+        if task is None:
+            task = (await self._cache.task(resolved, task_id)).value
+        return ParamsView(
+            instance=resolved, query=query, task=task, tz=requester.tz, now=self._clock()
+        )
+
+    async def _resolve_state_target(
+        self, query: TaskQuery, requester: Requester
+    ) -> InstanceRef | Outcome:
+        # Button values come back from the client: re-resolve and re-check access every time, so
+        # a copied or edited value cannot reach an instance the channel may not see.
+        if not query.target:
+            raise QueryError("That button's value names no instance.", "/dms-tasks help")
+        resolved = await self._resolve(query.target, requester, exact_only=True)
+        if isinstance(resolved, InstanceRef) and not self.access.allows(resolved, requester):
+            return Refusal(query.target, self.access.channels_for(resolved))
+        return resolved
+
+    async def _report(
+        self, instance: InstanceRef, query: TaskQuery, requester: Requester
+    ) -> TaskReport:
+        cached = await self._cache.window(instance, query.window.begin, query.window.end)
+        window = cached.value
+        counts = Counter(t.status_upper or "UNKNOWN" for t in window.tasks)
+        matching = tuple(
+            t
+            for t in window.tasks
+            if query.filters.matches(name=t.name, user=t.user_name, status=t.status_upper)
+        )
+        pages = max(1, math.ceil(len(matching) / query.limit))
+        # Tasks can disappear between clicks (deleted records): land on the last page, not past it.
+        page = min(max(query.page, 1), pages)
+        shown = matching[(page - 1) * query.limit : page * query.limit]
+        now = self._clock()
+        typical = typical_durations(window.tasks)
+        return TaskReport(
+            instance=instance,
+            query=TaskQuery(query.target, query.window, query.filters, query.limit, page),
+            tz=requester.tz,
+            now=now,
+            window_counts=dict(counts),
+            matched=len(matching),
+            page_tasks=shown,
+            pages=pages,
+            fetched_at=cached.fetched_at,
+            from_cache=cached.from_cache,
+            overdue=overdue_tasks(shown, typical, now),
+            typical=typical,
+        )
+
+    def _help(self, requester: Requester) -> HelpView:
+        return HelpView(
+            instances=self.access.visible_aliases(requester),
+            default_instance=self._channel_default(requester.channel_id),
+        )
+
+    def _channel_default(self, channel_id: str) -> str | None:
+        channel = self._config.channels.get(channel_id)
+        return channel.default_instance if channel else None
+
+    def _state_target(self, instance: InstanceRef) -> str:
+        # Aliases are stable and short; otherwise the id, never a fuzzy name.
+        return instance.alias or instance.instance_id
+
+    async def _resolve(
+        self, target: str, requester: Requester, *, exact_only: bool = False
+    ) -> InstanceRef | UnknownInstance:
+        alias = self._aliases.get(target.lower())
+        if alias is not None:
+            return alias
+        if _INSTANCE_ID.match(target):
+            for ref in self._aliases.values():
+                if ref.instance_id.lower() == target.lower():
+                    return ref
+            project, region = self._default_location()
+            return InstanceRef(instance_id=target.lower(), project_id=project, region=region)
+        if exact_only:
+            return UnknownInstance(typed=target)
+        return await self._resolve_name(target, requester)
+
+    def _default_location(self) -> tuple[str, str]:
+        project, region = self._settings.project_id, self._settings.region
+        if not project or not region:
+            raise DmsNotFoundError(
+                summary="This bot has no default project or region for instance ids.",
+                hint="Use an alias from the bot's config, or ask an admin to set "
+                "HUAWEICLOUD_SDK_PROJECT_ID and DMS_REGION.",
+            )
+        return project, region
+
+    async def _resolve_name(self, name: str, requester: Requester) -> InstanceRef | UnknownInstance:
+        visible = self.access.visible_aliases(requester)
+        candidates: list[str] = list(visible)
+        found: InstanceRef | None = None
+        if self.access.open:
+            project, region = self._default_location()
+            instances = (await self._cache.instances(project, region)).value
+            exact = [i for i in instances if i.name == name] or [
+                i for i in instances if i.name.lower() == name.lower()
+            ]
+            if exact:
+                found = InstanceRef(
+                    instance_id=exact[0].instance_id,
+                    project_id=project,
+                    region=region,
+                    name=exact[0].name,
+                )
+            candidates.extend(i.name for i in instances)
+        if found is not None:
+            return found
+        lowered = {c.lower(): c for c in candidates}
+        close = difflib.get_close_matches(name.lower(), list(lowered), n=3, cutoff=0.6)
+        suggestions = tuple(lowered[c] for c in close)
+        return UnknownInstance(
+            typed=name,
+            suggestions=suggestions,
+            example=f"/dms-tasks {suggestions[0]} last 1h" if suggestions else "/dms-tasks help",
+        )

@@ -1,0 +1,160 @@
+"""The terminal front door: `try` runs one command exactly as the slash command handler does,
+`demo` is a channel-like session whose buttons are pressed by number. Both use the configured
+API or, with no cloud credentials, an embedded simulator."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, TextIO
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import SecretStr
+
+from bot.app import Runtime, build_runtime
+from bot.ids import ActionId
+from bot.render import message_buttons, render_outcome, render_text, shared_copy
+from bot.report import Problem, Refusal, UnknownInstance
+from bot.service import Requester
+from bot.settings import Settings, SettingsError
+
+TERMINAL_CHANNEL = "CTERMINAL"
+TERMINAL_USER = "UTERMINAL"
+COMMAND = "/dms-tasks"
+
+
+@contextmanager
+def cloud_settings(settings: Settings, out: TextIO) -> Iterator[Settings]:
+    """The settings to use: as configured, or pointed at an embedded simulator."""
+    if settings.has_cloud_credentials or settings.endpoint:
+        yield settings
+        return
+    from bot.simulator import (
+        DEMO_AK,
+        DEMO_PROJECT_ID,
+        DEMO_REGION,
+        DEMO_SK,
+        SimulatorConfig,
+        SimulatorThread,
+    )
+
+    with SimulatorThread(SimulatorConfig()) as sim:
+        print(
+            f"(no Huawei Cloud credentials set: using the embedded DMS simulator at {sim.url})",
+            file=out,
+        )
+        yield settings.model_copy(
+            update={
+                "ak": SecretStr(DEMO_AK),
+                "sk": SecretStr(DEMO_SK),
+                "project_id": DEMO_PROJECT_ID,
+                "region": DEMO_REGION,
+                "endpoint": sim.url,
+            }
+        )
+
+
+def slack_payload(message: dict[str, Any], response_type: str = "ephemeral") -> dict[str, Any]:
+    return {"response_type": response_type, **message}
+
+
+async def run_try(
+    settings: Settings, text: str, *, as_json: bool, tz: str | None, channel: str, out: TextIO
+) -> int:
+    runtime = build_runtime(settings)
+    try:
+        zone = settings.timezone() if tz is None else _zone(tz)
+        requester = Requester(channel_id=channel, user_id=TERMINAL_USER, tz=zone)
+        outcome = await runtime.service.command(text, requester)
+        message = render_outcome(outcome)
+        if as_json:
+            print(json.dumps(slack_payload(message), ensure_ascii=False, indent=2), file=out)
+        else:
+            print(render_text(message), file=out)
+        return 1 if isinstance(outcome, Problem) else 0
+    finally:
+        await runtime.aclose()
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise SettingsError(f"--tz {name!r} is not a time zone: use e.g. Europe/Berlin.") from exc
+
+
+DEMO_FIRST_COMMAND = "prod-orders last 24h"
+
+
+async def run_demo(
+    settings: Settings, *, tz: str | None, channel: str, stdin: TextIO, out: TextIO
+) -> int:
+    runtime = build_runtime(settings)
+    try:
+        zone = settings.timezone() if tz is None else _zone(tz)
+        requester = Requester(channel_id=channel, user_id=TERMINAL_USER, tz=zone)
+        session = DemoSession(runtime, requester, out)
+        print(
+            "dms-tasks demo: type a command as in Slack (e.g. /dms-tasks prod-orders last 1h,"
+            " /dms-tasks help), a button number to press it, or q to quit.\n",
+            file=out,
+        )
+        print(f"> {COMMAND} {DEMO_FIRST_COMMAND}", file=out)
+        await session.command(DEMO_FIRST_COMMAND)
+        while True:
+            print("> ", end="", file=out, flush=True)
+            line = await asyncio.to_thread(stdin.readline)
+            if not line:
+                print(file=out)
+                return 0
+            line = line.strip()
+            if line.lower() in {"q", "quit", "exit"}:
+                return 0
+            if not line:
+                continue
+            if line.isdigit():
+                await session.press(int(line))
+            else:
+                text = line[len(COMMAND) :] if line.lower().startswith(COMMAND) else line
+                await session.command(text.strip())
+    finally:
+        await runtime.aclose()
+
+
+class DemoSession:
+    """One channel's worth of state: the message on screen and its buttons."""
+
+    def __init__(self, runtime: Runtime, requester: Requester, out: TextIO) -> None:
+        self._runtime = runtime
+        self._requester = requester
+        self._out = out
+        self._message: dict[str, Any] | None = None
+
+    def _show(self, message: dict[str, Any], title: str) -> None:
+        self._message = message
+        print(f"\n── {title} ──\n{render_text(message)}\n", file=self._out)
+
+    async def command(self, text: str) -> None:
+        outcome = await self._runtime.service.command(text, self._requester)
+        self._show(render_outcome(outcome), "only visible to you")
+
+    async def press(self, number: int) -> None:
+        buttons = message_buttons(self._message) if self._message else []
+        if not 1 <= number <= len(buttons):
+            print(f"There is no button {number} on the message above.", file=self._out)
+            return
+        button = buttons[number - 1]
+        action = ActionId(button["action_id"].split(":", 1)[0])
+        outcome = await self._runtime.service.press(
+            action, button.get("value", ""), self._requester
+        )
+        message = render_outcome(outcome)
+        if action is ActionId.SHARE and not isinstance(
+            outcome, Problem | Refusal | UnknownInstance
+        ):
+            copy = shared_copy(message, self._requester.user_id)
+            print(f"\n── posted in the channel ──\n{render_text(copy)}\n", file=self._out)
+            return
+        self._show(message, "only visible to you (updated in place)")
