@@ -1,0 +1,157 @@
+"""Hiding secrets in task params before anything is shown.
+
+DMS task params are free-form JSON written by the console and the API: SASL users get created with
+passwords, connectors carry access keys, JAAS configs hold `password="..."`. Any of it may end up
+in a Slack channel, so every value under a key that looks secret is masked, at any depth.
+
+The rule for "looks secret" (`is_secret_key`):
+
+1. The key is split into words: at every character that is not a letter or digit (`_ - . /` and
+   spaces), at lower→upper camelCase steps, before the last capital of a capital run followed by a
+   lower-case letter (`APIKey` → `API`, `Key`) and between letters and digits. Words are compared
+   lower-cased.
+2. A word equal to one of `key sk ak password passwd pwd secret token credential credentials
+   sasl private apikey accesskey secretkey privatekey` makes the key secret.
+3. A word *containing* `password`, `passwd`, `secret`, `token`, `credential`, `sasl` or
+   `private` makes it secret too (`sslpassword`, `tokens`, `saslmechanism`).
+
+So `access_key`, `secret_key`, `api_key`, `apiKey`, `sk`, `ak`, `ssl_key`, `SASL_PASSWORD` are
+secret, while `monkey`, `task`, `disk`, `broker_ask`, `skip`, `keyword` are not: the short words
+`key`, `sk` and `ak` only count as whole words.
+
+Values that are `true`, `false` or `null` are kept even under a secret key: they cannot carry a
+secret, and "sasl_enabled: true" is what the reader came to see.
+
+Kafka config changes often arrive as name/value entries (`{"name": "ssl.keystore.password",
+"value": "..."}`): in a dict that has both a name field and a value field, the name field is shown
+as is and the value fields are masked when the *name* looks secret.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from bot.labels import split_words
+
+REDACTED = "••••••"
+
+_EXACT_WORDS = frozenset(
+    {
+        "key",
+        "sk",
+        "ak",
+        "password",
+        "passwd",
+        "pwd",
+        "secret",
+        "token",
+        "credential",
+        "credentials",
+        "sasl",
+        "private",
+        "apikey",
+        "accesskey",
+        "secretkey",
+        "privatekey",
+    }
+)
+_CONTAINED_WORDS = ("password", "passwd", "secret", "token", "credential", "sasl", "private")
+
+
+_NAME_FIELDS = frozenset({"name", "key", "param_name", "config_name", "parameter_name"})
+_VALUE_FIELDS = frozenset(
+    {"value", "values", "new_value", "old_value", "origin_value", "default_value"}
+)
+
+
+def key_words(key: str) -> list[str]:
+    """`sasl_plainPassword` -> ["sasl", "plain", "password"]; `APIKey` -> ["api", "key"]."""
+    return [w.lower() for w in split_words(key)]
+
+
+def is_secret_key(key: str) -> bool:
+    for word in key_words(str(key)):
+        if word in _EXACT_WORDS:
+            return True
+        if any(part in word for part in _CONTAINED_WORDS):
+            return True
+    return False
+
+
+def _mask(value: Any) -> Any:
+    # A whole object under a secret key (`"credentials": {...}`) is hidden in one piece.
+    if value is None or isinstance(value, bool):
+        return value
+    return REDACTED
+
+
+def _name_value_secret(entry: dict[Any, Any]) -> bool | None:
+    """For a name/value entry: whether its name looks secret; None if it is no such entry."""
+    names = [v for k, v in entry.items() if k in _NAME_FIELDS and isinstance(v, str)]
+    if not names or not any(k in _VALUE_FIELDS for k in entry):
+        return None
+    return any(is_secret_key(n) for n in names)
+
+
+def redact(value: Any) -> Any:
+    """A deep copy of `value` with every secret masked (see the module docstring for the rule)."""
+    if isinstance(value, dict):
+        named_secret = _name_value_secret(value)
+        result: dict[Any, Any] = {}
+        for k, v in value.items():
+            if named_secret is not None and k in _NAME_FIELDS and isinstance(v, str):
+                result[k] = v
+            elif named_secret and k in _VALUE_FIELDS:
+                result[k] = _mask(v)
+            elif is_secret_key(str(k)):
+                result[k] = _mask(v)
+            else:
+                result[k] = redact(v)
+        return result
+    if isinstance(value, list | tuple):
+        return [redact(v) for v in value]
+    if isinstance(value, str):
+        return _redact_string(value)
+    return value
+
+
+def _redact_string(text: str) -> str:
+    stripped = text.strip()
+    # Params nest JSON inside strings (the API's own `params` field is one); look inside those.
+    if stripped[:1] in ("{", "[") and stripped[-1:] in ("}", "]"):
+        try:
+            inner = json.loads(stripped)
+        except ValueError:
+            pass
+        else:
+            return json.dumps(redact(inner), ensure_ascii=False)
+    return redact_text(text)
+
+
+_PAIR = re.compile(
+    r"""(?P<kq>["']?)(?P<key>[A-Za-z0-9_.\-]+)(?P=kq)"""
+    r"""(?P<sep>\s*[:=]\s*)"""
+    r"""(?P<value>"(?:[^"\\]|\\.)*"?|'(?:[^'\\]|\\.)*'?|[^\s,;&}\])"']+)"""
+)
+
+
+def redact_text(text: str) -> str:
+    """Mask the values of `key=value`, `key: value` and `"key": "value"` pairs with secret keys.
+
+    For params that are not JSON (or JSON cut short): the pairs are found by shape, and a value
+    runs to its closing quote, or to whitespace or `, ; & } ] )` when it is unquoted.
+    """
+
+    def replace(match: re.Match[str]) -> str:
+        if not is_secret_key(match.group("key")):
+            return match.group(0)
+        value = match.group("value")
+        if value in ("true", "false", "null"):
+            return match.group(0)
+        quote = value[0] if value[:1] in ('"', "'") else ""
+        masked = f"{quote}{REDACTED}{quote}" if quote else REDACTED
+        return f"{match.group('kq')}{match.group('key')}{match.group('kq')}{match.group('sep')}{masked}"
+
+    return _PAIR.sub(replace, text)
