@@ -116,6 +116,8 @@ def escape(text: str) -> str:
     Slack's message formatting docs: only &, < and > need escaping; `<!channel>`, `<@U..>` and
     `<url|label>` all start with `<`, so escaping it disarms every one of them.
     """
+    # A lone surrogate (JSON allows "\\ud83d") cannot be sent as UTF-8: show U+FFFD instead.
+    text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 

@@ -103,9 +103,7 @@ def redact(value: Any) -> Any:
         for k, v in value.items():
             if named_secret is not None and k in _NAME_FIELDS and isinstance(v, str):
                 result[k] = v
-            elif named_secret and k in _VALUE_FIELDS:
-                result[k] = _mask(v)
-            elif is_secret_key(str(k)):
+            elif (named_secret and k in _VALUE_FIELDS) or is_secret_key(str(k)):
                 result[k] = _mask(v)
             else:
                 result[k] = redact(v)
@@ -130,28 +128,72 @@ def _redact_string(text: str) -> str:
     return redact_text(text)
 
 
-_PAIR = re.compile(
-    r"""(?P<kq>["']?)(?P<key>[A-Za-z0-9_.\-]+)(?P=kq)"""
-    r"""(?P<sep>\s*[:=]\s*)"""
-    r"""(?P<value>"(?:[^"\\]|\\.)*"?|'(?:[^'\\]|\\.)*'?|[^\s,;&}\])"']+)"""
+# The look-behind makes a key start only where a run of key characters starts: without it the
+# search retries inside every long run (a 50 KB blob) and takes quadratic time.
+_KEY_AND_SEPARATOR = re.compile(
+    r"""(?<![A-Za-z0-9_.\-])(?P<kq>["']?)(?P<key>[A-Za-z0-9_.\-]+)(?P=kq)(?P<sep>\s*[:=]\s*)"""
 )
+_UNQUOTED_END = re.compile(r"""[\s,;&}\])"']""")
+_CLOSERS = {"{": "}", "[": "]"}
+
+
+def _value_end(text: str, start: int) -> int:
+    """Where the value starting at `start` ends: its closing quote or bracket (nesting and
+    quoted strings respected), or, unquoted, the first separator. The end of the text if the
+    value was cut short."""
+    if start >= len(text):
+        return start
+    opener = text[start]
+    if opener in ('"', "'"):
+        index = start + 1
+        while index < len(text):
+            if text[index] == "\\":
+                index += 2
+                continue
+            if text[index] == opener:
+                return index + 1
+            index += 1
+        return len(text)
+    if opener in _CLOSERS:
+        stack: list[str] = []
+        index = start
+        while index < len(text):
+            char = text[index]
+            if char in ('"', "'"):
+                index = _value_end(text, index)
+                continue
+            if char in _CLOSERS:
+                stack.append(_CLOSERS[char])
+            elif stack and char == stack[-1]:
+                stack.pop()
+                if not stack:
+                    return index + 1
+            index += 1
+        return len(text)
+    found = _UNQUOTED_END.search(text, start)
+    return found.start() if found else len(text)
 
 
 def redact_text(text: str) -> str:
     """Mask the values of `key=value`, `key: value` and `"key": "value"` pairs with secret keys.
 
-    For params that are not JSON (or JSON cut short): the pairs are found by shape, and a value
-    runs to its closing quote, or to whitespace or `, ; & } ] )` when it is unquoted.
+    For params that are not JSON (or JSON cut short): pairs are found by shape. A value runs to
+    its closing quote or bracket, or, unquoted, to whitespace or one of `, ; & } ] ) " '`. A value
+    cut short runs to the end of the text, so a truncated secret is masked too.
     """
-
-    def replace(match: re.Match[str]) -> str:
-        if not is_secret_key(match.group("key")):
-            return match.group(0)
-        value = match.group("value")
-        if value in ("true", "false", "null"):
-            return match.group(0)
-        quote = value[0] if value[:1] in ('"', "'") else ""
-        masked = f"{quote}{REDACTED}{quote}" if quote else REDACTED
-        return f"{match.group('kq')}{match.group('key')}{match.group('kq')}{match.group('sep')}{masked}"
-
-    return _PAIR.sub(replace, text)
+    out: list[str] = []
+    position = 0
+    for match in _KEY_AND_SEPARATOR.finditer(text):
+        if match.start() < position or not is_secret_key(match.group("key")):
+            continue
+        value_start = match.end()
+        value_end = _value_end(text, value_start)
+        value = text[value_start:value_end]
+        if not value or value in ("true", "false", "null"):
+            continue
+        quote = value[0] if value[0] in ('"', "'") else ""
+        out.append(text[position:value_start])
+        out.append(f"{quote}{REDACTED}{quote}")
+        position = value_end
+    out.append(text[position:])
+    return "".join(out)
