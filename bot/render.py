@@ -81,8 +81,8 @@ MAX_LISTED_INSTANCES = 30
 FRESH = timedelta(seconds=5)
 
 # Slack conversation ids: C (public), G (private / mpim), D (IM). Only these become <#...> links.
-_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,30}$")
-_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
+_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{1,30}$")
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{1,30}$")
 
 
 # ---- small pieces ----------------------------------------------------------------------------
@@ -100,7 +100,7 @@ def _section(block_id: str, text: str, accessory: dict[str, Any] | None = None) 
     block: dict[str, Any] = {
         "type": "section",
         "block_id": block_id,
-        "text": _mrkdwn(truncate(text, MAX_SECTION_TEXT) or " "),
+        "text": _mrkdwn(truncate(text, MAX_SECTION_TEXT) or "—"),
     }
     if accessory is not None:
         block["accessory"] = accessory
@@ -115,8 +115,10 @@ def _context(block_id: str, *texts: str) -> dict[str, Any]:
     }
 
 
-def _button(text: str, action_id: str, value: str) -> dict[str, Any] | None:
+def _button(text: str, action_id: str, value: str | None) -> dict[str, Any] | None:
     """A button, or None when its value cannot fit (the button would break the whole message)."""
+    if not value:
+        return None
     if slack_len(value) > MAX_BUTTON_VALUE:
         log.warning("button %s dropped: value is %d characters", action_id, len(value))
         return None
@@ -130,12 +132,12 @@ def _actions(block_id: str, buttons: Iterable[dict[str, Any] | None]) -> dict[st
     return {"type": "actions", "block_id": block_id, "elements": elements}
 
 
-def _state(query: TaskQuery, *, task_id: str | None = None) -> str:
+def _state(query: TaskQuery, *, task_id: str | None = None) -> str | None:
     try:
         return encode_state(query, task_id=task_id)
     except (ValueError, TypeError):
         log.warning("could not encode a button state", exc_info=True)
-        return ""
+        return None
 
 
 def _message(text: str, blocks: list[dict[str, Any] | None]) -> dict[str, Any]:
