@@ -394,7 +394,8 @@ class _Reader:
                 [["today"], ["last", "1h"]],
             )
         if end <= begin:
-            raise _Reject(f'"{fragment}" ends before it begins.', start, stop, [["last", "1h"]])
+            problem = "holds no time" if end == begin else "ends before it begins"
+            raise _Reject(f'"{fragment}" {problem}.', start, stop, [["last", "1h"]])
         if end - begin > MAX_WINDOW:
             first = begin.astimezone(self.tz).date()
             last = first + timedelta(days=MAX_WINDOW.days - 2)
@@ -522,8 +523,9 @@ class _Reader:
             end = _utc(b_day, b.at, self.tz)
         if end <= begin:
             swapped = ["between", *b.text.split(), "and", *a.text.split()]
+            problem = "holds no time" if end == begin else "ends before it begins"
             raise _Reject(
-                f'"{_fragment(self.tokens, i, stop)}" ends before it begins.',
+                f'"{_fragment(self.tokens, i, stop)}" {problem}.',
                 i,
                 stop,
                 [swapped, *fixes],
@@ -850,7 +852,9 @@ def parse_command(text: str, *, now: datetime, tz: ZoneInfo) -> TaskQuery | Help
         tokens = _tokenize(text)
     except _TokenError as exc:
         plain = "".join(c for c in text if c not in _QUOTE_PAIRS and c not in "”’")
-        raise QueryError(exc.message, _example([plain, "last 1h"], now, tz)) from None
+        first = plain.split()[:1]
+        candidates = [plain, *(f"{w} last 1h" for w in first if len(w) <= MAX_VALUE)]
+        raise QueryError(exc.message, _example([*candidates, "last 1h"], now, tz)) from None
     try:
         return _parse(tokens, now, tz)
     except _Reject as bad:
