@@ -820,7 +820,8 @@ def _example(
 ) -> str:
     """The first candidate that parses, so that the example shown always works."""
     for candidate in candidates:
-        if len(candidate) > MAX_TEXT:
+        # A bare command only works where the channel has a default: never offer it.
+        if not candidate.strip() or len(candidate) > MAX_TEXT:
             continue
         parsed = _attempt(candidate, now, tz)
         if parsed is not None and (allow_help or isinstance(parsed, TaskQuery)):
@@ -876,10 +877,14 @@ class _BadState(Exception):
     pass
 
 
-def _state_text(value: Any, what: str, limit: int, *, allow_control: bool = False) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value) > limit:
+def _state_text(value: Any, what: str, limit: int, *, from_api: bool = False) -> str:
+    """Texts people typed must hold something visible and no control characters; a task id is
+    the API's, kept as it came."""
+    if not isinstance(value, str) or not 1 <= len(value) <= limit:
         raise _BadState(f"the {what} is not a text of 1 to {limit} characters")
-    if _has_bad_chars(value, allow_control=allow_control):
+    if not from_api and not value.strip():
+        raise _BadState(f"the {what} is blank")
+    if _has_bad_chars(value, allow_control=from_api):
         raise _BadState(f"the {what} holds characters that cannot be shown")
     return value
 
@@ -921,7 +926,7 @@ def _validated(data: Any) -> tuple[TaskQuery, str | None]:
     page = _state_int(data.get("p", 1), "page", 1, MAX_PAGE)
     task_id = data.get("k")
     if task_id is not None:
-        task_id = _state_text(task_id, "task id", MAX_TASK_ID, allow_control=True)
+        task_id = _state_text(task_id, "task id", MAX_TASK_ID, from_api=True)
     query = TaskQuery(
         target=target,
         window=TimeWindow(
