@@ -40,7 +40,16 @@ from bot.blockkit import (
 from bot.dms.models import Task, TaskStatus
 from bot.ids import ActionId, BlockId
 from bot.labels import STATUS_ORDER, status_emoji, status_word, task_label
-from bot.query import TaskQuery, describe_window, encode_state, format_duration
+from bot.query import (
+    COMMAND,
+    DEFAULT_LABEL,
+    MAX_LIMIT,
+    MAX_WINDOW,
+    TaskQuery,
+    describe_window,
+    encode_state,
+    format_duration,
+)
 from bot.redact import REDACTED, is_secret_key, redact
 from bot.report import (
     DurationRange,
@@ -56,7 +65,6 @@ from bot.settings import InstanceRef
 
 log = logging.getLogger(__name__)
 
-COMMAND = "/dms-tasks"
 EXAMPLE_INSTANCE = "prod-orders"
 
 # How much of each user- or API-derived piece a task row may take. A row stays one line on a
@@ -209,7 +217,7 @@ def _describe_filters(query: TaskQuery) -> str:
     filters = query.filters
     parts: list[str] = []
     if filters.statuses:
-        parts.append("status=" + ",".join(sorted(s.lower() for s in filters.statuses)))
+        parts.append("status=" + ",".join(sorted(status_word(s) for s in filters.statuses)))
     if filters.name_glob:
         parts.append(f"name={filters.name_glob}")
     if filters.user:
@@ -233,7 +241,7 @@ def _instance_heading(instance: InstanceRef) -> str:
 
 def _window_text(report: TaskReport) -> str:
     try:
-        return escape(describe_window(report.query.window, report.tz))
+        return escape(describe_window(report.query.window, report.tz, now=report.now))
     except (ValueError, TypeError, OverflowError):
         return escape(report.query.window.label)
 
@@ -640,7 +648,7 @@ def render_help(help_view: HelpView) -> dict[str, Any]:
         (f"{COMMAND} {target} last 1h", "every task of the last hour"),
         (f"{COMMAND} {target} today status=failed", "what failed today"),
         (
-            f"{COMMAND} {target} since 09:00 status=failed,executing user=alice",
+            f"{COMMAND} {target} since 09:00 status=failed,running user=alice",
             "alice's failed and running tasks since 09:00",
         ),
     ]
@@ -655,9 +663,12 @@ def render_help(help_view: HelpView) -> dict[str, Any]:
                 else ""
             ),
             "• *window*: `last 90m`, `last 6h`, `last 2d`, `today`, `yesterday`, `since 09:00`, "
-            "`between 09:00 and 11:30` (your Slack time zone; default: last 24 h)",
-            "• *filters*: `status=failed,executing`, `name=*Offset*`, `user=alice`",
-            "• *options*: `limit=25` (tasks per page, up to 100), `page=2`",
+            "`since yesterday 18:00`, `between 09:00 and 11:30`, `between 2026-01-05 and "
+            f"2026-01-07` (your Slack time zone; at most {MAX_WINDOW.days} days; "
+            f"default: {DEFAULT_LABEL})",
+            "• *filters*: `status=failed,running` (succeeded, failed, running, queued, cancelled, "
+            "deleted), `name=offset` (part of the task name) or `name=*Topic*`, `user=alice`",
+            f"• *options*: `limit=25` (tasks per page, up to {MAX_LIMIT}), `page=2`",
         ]
     )
     if visible:

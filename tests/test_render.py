@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -11,10 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.blockkit import FALLBACK_TEXT_LIMIT, MAX_BLOCKS, check_message
+from bot.blockkit import FALLBACK_TEXT_LIMIT, MAX_BLOCKS, check_message, unescape
 from bot.dms.models import Task
 from bot.ids import ActionId, BlockId
-from bot.query import TaskFilters, TaskQuery, TimeWindow, decode_state
+from bot.query import TaskFilters, TaskQuery, TimeWindow, decode_state, parse_command
 from bot.redact import REDACTED
 from bot.render import (
     message_buttons,
@@ -533,6 +534,23 @@ def test_help_gives_examples_first_then_grammar_and_only_visible_instances() -> 
     assert first_block.count("/dms-tasks billing") == 3
     assert text.index("/dms-tasks billing last 1h") < text.index("How to ask")
     assert "Instances you can use here:* billing, prod-orders" in text
+
+
+def test_help_examples_are_commands_the_grammar_reads() -> None:
+    message = render_help(HelpView(instances=("prod-orders",)))
+    examples = re.findall(r"`/dms-tasks ([^`]*)`", message["blocks"][0]["text"]["text"])
+    assert len(examples) == 3
+    for example in examples:
+        query = parse_command(unescape(example), now=NOW, tz=BERLIN)
+        assert isinstance(query, TaskQuery)
+        assert query.target == "prod-orders"
+
+
+def test_help_window_forms_are_ones_the_grammar_reads() -> None:
+    grammar = render_help(HelpView(instances=()))["blocks"][1]["text"]["text"]
+    line = next(x for x in grammar.splitlines() if "*window*" in x)
+    for form in re.findall(r"`([^`]*)`", line):
+        assert isinstance(parse_command(f"x {form}", now=NOW, tz=BERLIN), TaskQuery), form
 
 
 def test_help_without_instances_uses_a_placeholder() -> None:
