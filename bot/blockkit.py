@@ -1,10 +1,16 @@
 """Block Kit limits, mrkdwn escaping, safe shortening, and a checker for finished messages.
 
 Slack rejects a whole message (`invalid_blocks`) when one limit is broken, and the user then sees
-nothing at all. slack_sdk's models check some limits on `to_dict()`; the rest (blocks per message,
-section field length, id uniqueness, empty texts) are checked here. Lengths are measured in UTF-16
-code units, which is never less than the code-point count slack_sdk uses, so a text that passes
-here passes there and in Slack's own counting.
+nothing at all. `check_message` runs every block through slack_sdk's models and adds what they
+leave out.
+
+slack_sdk 3.48 (`models/blocks`) checks on `to_dict()`: block_id <= 255; section text <= 3000 and
+fields <= 10; header text <= 150; context <= 10 elements; actions <= 25 elements; button text
+<= 75, value <= 2000, url <= 3000 and style; action_id <= 255. It does *not* check: blocks per
+message (50), the length of each section field (2000), empty texts, uniqueness of block and action
+ids; it silently drops keys it does not know and skips unknown block types with a log warning.
+Those are checked here. Lengths are measured in UTF-16 code units, never less than the
+code-point count slack_sdk uses, so a text that passes here passes there and in Slack's counting.
 """
 
 from __future__ import annotations

@@ -185,7 +185,11 @@ def _tz_name(tz: ZoneInfo, at: datetime) -> str:
 
 
 def _clock_time(moment: datetime, tz: ZoneInfo, now: datetime) -> str:
-    local = moment.astimezone(tz)
+    try:
+        local = moment.astimezone(tz)
+    except OverflowError:
+        # A timestamp at the edge of year 1 or 9999 (the API sends what it has) has no local time.
+        return f"{moment.date().isoformat()} {moment:%H:%M} UTC"
     today = now.astimezone(tz).date()
     if local.date() == today:
         return local.strftime("%H:%M")
@@ -690,6 +694,20 @@ def render_help(help_view: HelpView) -> dict[str, Any]:
 
 
 def render_outcome(outcome: Outcome) -> dict[str, Any]:
+    """Any service result as a message. Never raises: the user always gets an answer."""
+    try:
+        return _render_outcome(outcome)
+    except Exception:
+        log.exception("rendering %s failed", type(outcome).__name__)
+        return render_problem(
+            Problem(
+                summary="I could not lay out this answer.",
+                hint="Try again, or ask for a smaller page with limit=10.",
+            )
+        )
+
+
+def _render_outcome(outcome: Outcome) -> dict[str, Any]:
     match outcome:
         case TaskReport():
             return render_report(outcome)

@@ -356,6 +356,18 @@ def test_hostile_user_names_are_escaped() -> None:
     assert_valid(message)
 
 
+@pytest.mark.parametrize("when", ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"])
+def test_timestamps_at_the_edge_of_the_calendar_still_render(when: str) -> None:
+    task = Task.model_validate(
+        {"id": "t", "name": "x", "status": "FAILED", "created_at": when, "updated_at": when}
+    )
+    report = make_report((task,))
+    for tz in (ZoneInfo("America/New_York"), ZoneInfo("Asia/Tokyo")):
+        message = render_report(TaskReport(**{**report.__dict__, "tz": tz}))
+        assert_valid(message)
+        assert "took 0 s" in render_text(message)
+
+
 def test_hostile_instance_and_window_labels_are_escaped() -> None:
     instance = InstanceRef(instance_id="x", project_id="p", region="r", alias="<!here>")
     report = make_report((make_task(1),))
@@ -653,7 +665,13 @@ def api_tasks(draw: st.DrawFn, n: int) -> Task:
         "user_name": draw(wild_text),
         "params": draw(api_params()),
         "status": draw(st.one_of(st.sampled_from(STATUSES), wild_text)),
-        "created_at": draw(st.one_of(st.none(), st.just(created.isoformat()))),
+        "created_at": draw(
+            st.one_of(
+                st.none(),
+                st.just(created.isoformat()),
+                st.datetimes(timezones=st.just(UTC)).map(lambda d: d.isoformat()),
+            )
+        ),
         "updated_at": draw(
             st.one_of(
                 st.none(),
