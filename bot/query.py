@@ -466,7 +466,7 @@ class _Reader:
             begin = _utc(self.today - timedelta(days=back), at, self.tz)
             if begin < self.now:
                 return begin
-        return begin  # unreachable: a local day is never longer than 48 h
+        return begin  # not reached: the day before today always lies in the past
 
     def _check_day(self, day: date, start: int, stop: int) -> None:
         # Refuse far-off dates before converting them: near year 1 or 9999 zone arithmetic
@@ -604,7 +604,7 @@ def _parse(tokens: Sequence[_Token], now: datetime, tz: ZoneInfo) -> TaskQuery |
     reader = _Reader(tokens, now, tz)
     window: _Window | None = None
     statuses: set[str] = set()
-    seen: dict[str, int] = {}
+    seen: set[str] = set()
     values: dict[str, str] = {}
     numbers: dict[str, int] = {}
     while i < len(tokens):
@@ -637,7 +637,7 @@ def _parse(tokens: Sequence[_Token], now: datetime, tz: ZoneInfo) -> TaskQuery |
         if eq and not token.quoted and key in KEYS:
             if key in seen and key != "status":
                 raise _Reject(f'"{_snippet(token.raw)}": {key}= is given twice; use one.', i, i + 1)
-            seen[key] = i
+            seen.add(key)
             if not value.strip():
                 raise _Reject(
                     f'"{_snippet(token.raw)}" needs a value, e.g. {_key_example(key)}.',
@@ -786,13 +786,14 @@ def _unknown_word(tokens: Sequence[_Token], i: int, has_target: bool) -> _Reject
             i,
             i + 1,
         )
-    guess = difflib.get_close_matches(word, VOCABULARY, n=1, cutoff=0.6)
+    guess = difflib.get_close_matches(word, [*VOCABULARY, *STATUS_ALIASES], n=1, cutoff=0.6)
     if guess:
+        fix = guess[0] if guess[0] in VOCABULARY else f"status={guess[0]}"
         return _Reject(
-            f'I don\'t understand "{shown}". Did you mean "{guess[0]}"?',
+            f'I don\'t understand "{shown}". Did you mean "{fix}"?',
             i,
             i + 1,
-            [[guess[0]], []],
+            [[fix], []],
         )
     return _Reject(
         f'I don\'t understand "{shown}". After the instance come a window ({WINDOW_FORMS}), '
@@ -815,23 +816,21 @@ def _attempt(text: str, now: datetime, tz: ZoneInfo) -> TaskQuery | HelpRequest 
         return None
 
 
-def _example(
-    candidates: Sequence[str], now: datetime, tz: ZoneInfo, *, allow_help: bool = False
-) -> str:
+def _example(candidates: Sequence[str], now: datetime, tz: ZoneInfo) -> str:
     """The first candidate that parses, so that the example shown always works."""
     for candidate in candidates:
         # A bare command only works where the channel has a default: never offer it.
         if not candidate.strip() or len(candidate) > MAX_TEXT:
             continue
         parsed = _attempt(candidate, now, tz)
-        if parsed is not None and (allow_help or isinstance(parsed, TaskQuery)):
+        if isinstance(parsed, TaskQuery):
             return f"{COMMAND} {candidate}".rstrip()
     return f"{COMMAND} help"
 
 
 def _fallbacks(tokens: Sequence[_Token]) -> list[str]:
     out: list[str] = []
-    if tokens and _first_is_target(tokens[0]) and " " not in tokens[0].raw:
+    if tokens and _first_is_target(tokens[0]):
         out.append(f"{tokens[0].raw} last 1h")
     out.append("last 1h")
     return out

@@ -427,6 +427,8 @@ ERRORS = [
     ("prod-orders user=a\x01b", UTC_Z, ["control characters"]),
     ("prod-orders " + "x" * 1000, UTC_Z, ["1012 characters", "1000"]),
     ("prod-orders failed", UTC_Z, ['"failed"', '"status=failed"']),
+    ("prod-orders faild", UTC_Z, ['"faild"', '"status=failed"']),
+    ("prod-orders sinse 09:00", UTC_Z, ['"sinse"', '"since"']),
     ("prod-orders 1h", UTC_Z, ['"1h"', '"last 1h"']),
     ("prod-orders stauts=failed", UTC_Z, ['"stauts="', '"status="']),
     ("prod-orders foo=bar", UTC_Z, ['"foo="']),
