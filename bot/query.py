@@ -14,6 +14,11 @@ Time decisions:
   2026-03-29 in Berlin is 01:30 UTC, the instant the clocks show as 03:30 CEST.
 - Durations ("last 1d") are elapsed time, not calendar time: a day is 24 h even across a DST
   change. "today" and "yesterday" are calendar days, so they can last 23 or 25 h.
+- `since 09:00` is the latest 09:00 before now: at 08:00 it means yesterday's. `since yesterday`
+  starts at yesterday's midnight. Every window ends now, except `yesterday` and `between`.
+- `between A and B`: a bare clock time takes the other end's day, else today's; a day alone as
+  the end includes that whole day; an end still in the future is cut to now.
+- A window lasts at most 31 days: each answer fetches its whole window (counts cover all of it).
 - `now` is cut to whole seconds: the API takes whole seconds, and a button value carries epoch
   seconds, so a window survives the round trip exactly.
 """
@@ -836,6 +841,12 @@ def _fallbacks(tokens: Sequence[_Token]) -> list[str]:
     return out
 
 
+def _unescape(text: str) -> str:
+    # Slack escapes &, < and > as HTML entities in the text it sends (its text formatting rules);
+    # &amp; last, so that a typed "&amp;lt;" stays "&lt;".
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def parse_command(text: str, *, now: datetime, tz: ZoneInfo) -> TaskQuery | HelpRequest:
     """Read the slash command's text. Raises QueryError naming the bad fragment, with a valid
     command close to what was typed as the example. `now` is aware (naive counts as UTC)."""
@@ -848,6 +859,7 @@ def parse_command(text: str, *, now: datetime, tz: ZoneInfo) -> TaskQuery | Help
             f"That command is {len(text)} characters long; I read at most {MAX_TEXT}.",
             _example([*candidates, "last 1h"], now, tz),
         )
+    text = _unescape(text)
     try:
         tokens = _tokenize(text)
     except _TokenError as exc:

@@ -319,6 +319,9 @@ FILTERS = [
     ("x user=O'Brien", set(), None, "O'Brien"),
     ("x user=a=b", set(), None, "a=b"),
     ("x status=failed name=*offset* user=bob", {"FAILED"}, "*offset*", "bob"),
+    # Slack sends &, < and > as entities.
+    ("x name=R&amp;D user=a&lt;b&gt;", set(), "R&D", "a<b>"),
+    ("x name=&amp;lt;", set(), "&lt;", None),
 ]
 
 
