@@ -1,0 +1,219 @@
+"""A stand-in for the Slack Web API and for response_url endpoints, over loopback HTTP.
+
+Bolt's own tests work this way: the bot's `AsyncWebClient` gets `base_url=<mock>/api/`, and
+response_urls point at `<mock>/webhook/<id>`. Slack's clients are aiohttp-based, so an in-process
+transport mock cannot intercept them; a real server can. Every call is recorded, and tests wait for
+the N-th call to a path on a condition instead of polling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+BOT_TOKEN = "xoxb-1-e2e-test-token"
+TEAM_ID = "T1"
+BOT_USER_ID = "UBOT"
+BOT_ID = "BBOT"
+DEFAULT_TZ = "Europe/Berlin"
+
+AUTH_TEST = "/api/auth.test"
+USERS_INFO = "/api/users.info"
+POST_MESSAGE = "/api/chat.postMessage"
+
+
+@dataclass(frozen=True)
+class RecordedCall:
+    """One request the mock received, and how it answered."""
+
+    path: str
+    body: dict[str, Any]
+    headers: dict[str, str]
+    status: int
+    received_at: float  # time.perf_counter() on arrival, for benchmarks
+
+    @property
+    def bearer(self) -> str | None:
+        value = self.headers.get("Authorization", "")
+        return value.removeprefix("Bearer ") if value.startswith("Bearer ") else None
+
+
+@dataclass
+class PostMessageFailures:
+    """How the next chat.postMessage calls fail before they succeed."""
+
+    rate_limited: int = 0  # answered 429 + Retry-After: 0
+    errors: list[str] = field(default_factory=list)  # answered 200 {"ok": false, "error": ...}
+
+
+class MockSlack:
+    """The Slack Web API methods the bot uses, plus response_url webhooks."""
+
+    def __init__(self, *, bot_token: str = BOT_TOKEN, default_tz: str = DEFAULT_TZ) -> None:
+        self.bot_token = bot_token
+        self.default_tz = default_tz
+        self.user_tz: dict[str, str] = {}
+        self.failures = PostMessageFailures()
+        self.calls: list[RecordedCall] = []
+        self._changed = asyncio.Condition()
+        self._ts = itertools.count(1)
+        self._hooks = itertools.count(1)
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    # ---- configuration -----------------------------------------------------------------------
+
+    def rate_limit_post_message(self, times: int) -> None:
+        self.failures.rate_limited = times
+
+    def fail_post_message(self, error: str, times: int = 1) -> None:
+        self.failures.errors.extend([error] * times)
+
+    def response_url(self, hook_id: str | None = None) -> str:
+        """A fresh response_url on this mock (one per command or click, as Slack gives)."""
+        return f"{self.url}/webhook/{hook_id or f'h{next(self._hooks)}'}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/api/"
+
+    # ---- what was received -------------------------------------------------------------------
+
+    def calls_to(self, path: str) -> list[RecordedCall]:
+        return [c for c in self.calls if c.path == _path_of(path)]
+
+    async def wait_for(self, path: str, count: int = 1, timeout: float = 10) -> list[RecordedCall]:
+        """The first `count` calls to `path` (a path, or a URL on this mock), once they exist."""
+        wanted = _path_of(path)
+
+        def enough() -> bool:
+            return sum(1 for c in self.calls if c.path == wanted) >= count
+
+        async with asyncio.timeout(timeout):
+            async with self._changed:
+                await self._changed.wait_for(enough)
+        return self.calls_to(wanted)[:count]
+
+    # ---- server ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._api)
+        app.router.add_post("/webhook/{hook_id}", self._webhook)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None and server.sockets
+        port = server.sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _record(self, request: web.Request, body: dict[str, Any], status: int) -> None:
+        call = RecordedCall(
+            path=request.path,
+            body=body,
+            headers=dict(request.headers),
+            status=status,
+            received_at=time.perf_counter(),
+        )
+        async with self._changed:
+            self.calls.append(call)
+            self._changed.notify_all()
+
+    async def _api(self, request: web.Request) -> web.Response:
+        body = await _parsed_body(request)
+        method = request.match_info["method"]
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if token != self.bot_token:
+            await self._record(request, body, 200)
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        if method == "auth.test":
+            answer: dict[str, Any] = {
+                "ok": True,
+                "url": "https://e2e.slack.test/",
+                "team": "E2E",
+                "user": "dms-tasks-bot",
+                "team_id": TEAM_ID,
+                "user_id": BOT_USER_ID,
+                "bot_id": BOT_ID,
+                "is_enterprise_install": False,
+            }
+        elif method == "users.info":
+            user_id = str(body.get("user", ""))
+            answer = {
+                "ok": True,
+                "user": {"id": user_id, "tz": self.user_tz.get(user_id, self.default_tz)},
+            }
+        elif method == "chat.postMessage":
+            if self.failures.rate_limited > 0:
+                self.failures.rate_limited -= 1
+                await self._record(request, body, 429)
+                return web.json_response(
+                    {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "0"}
+                )
+            if self.failures.errors:
+                error = self.failures.errors.pop(0)
+                await self._record(request, body, 200)
+                return web.json_response({"ok": False, "error": error})
+            answer = {
+                "ok": True,
+                "channel": body.get("channel"),
+                "ts": f"{int(time.time())}.{next(self._ts):06d}",
+                "message": {"text": body.get("text"), "bot_id": BOT_ID},
+            }
+        else:
+            answer = {"ok": False, "error": "unknown_method"}
+        await self._record(request, body, 200)
+        return web.json_response(answer)
+
+    async def _webhook(self, request: web.Request) -> web.Response:
+        body = await _parsed_body(request)
+        await self._record(request, body, 200)
+        # Slack answers response_url posts with a plain "ok".
+        return web.Response(text="ok")
+
+
+def _path_of(path_or_url: str) -> str:
+    if "://" in path_or_url:
+        path_or_url = "/" + path_or_url.split("://", 1)[1].split("/", 1)[1]
+    return path_or_url
+
+
+async def _parsed_body(request: web.Request) -> dict[str, Any]:
+    """JSON, form or query parameters, whichever the client sent (slack_sdk uses all three)."""
+    fields: dict[str, Any] = dict(request.query)
+    raw = await request.text()
+    if not raw:
+        return fields
+    if request.content_type == "application/json":
+        parsed = json.loads(raw)
+        if isinstance(parsed, dict):
+            fields.update(parsed)
+        return fields
+    fields.update(parse_qsl(raw, keep_blank_values=True))
+    return fields
+
+
+@asynccontextmanager
+async def start_mock_slack(**options: Any) -> AsyncIterator[MockSlack]:
+    mock = MockSlack(**options)
+    await mock.start()
+    try:
+        yield mock
+    finally:
+        await mock.stop()
