@@ -1,0 +1,209 @@
+"""Results of DMS calls, kept as long as they can still be true, with in-flight coalescing.
+
+- Lifetimes: a window that ended in the past and holds no CREATED/EXECUTING task cannot change
+  any more (`TaskWindow.settled`), so it is kept for an hour; a window that touches "now", or
+  holds a running task, only for seconds. The instance list changes rarely: minutes.
+- Coalescing: a page turn, a refresh and a digest can ask for the same window at the same moment;
+  N identical concurrent requests make one upstream call. A failure is handed to everyone who
+  waited for that call, but never stored, so the next request tries again.
+- `cachetools.cached` is never used on coroutines: it would cache the coroutine object, and the
+  second await raises "cannot reuse already awaited coroutine". Results are cached instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Generic, Protocol, TypeVar
+
+from cachetools import TLRUCache
+
+from bot.dms.client import DmsClient
+from bot.dms.models import Instance, Task, TaskWindow
+from bot.settings import InstanceRef
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Cached(Generic[T]):
+    value: T
+    fetched_at: datetime
+    # True when the value came out of the store rather than from a call made for this request.
+    from_cache: bool
+
+
+@dataclass(frozen=True)
+class StoredResult:
+    """What a store holds for one key."""
+
+    value: Any
+    fetched_at: datetime
+    ttl_s: float
+
+
+class ResultStore(Protocol):
+    """Where results live between requests.
+
+    Keys are plain strings that start with the kind of result ("window|", "task|",
+    "instances|"), so a shared store such as Redis can choose how to serialise each kind. The
+    methods are async for that reason, even though the in-memory store never waits.
+    """
+
+    async def get(self, key: str) -> StoredResult | None: ...
+
+    async def put(self, key: str, result: StoredResult) -> None: ...
+
+
+class MemoryResultStore:
+    """A bounded in-process store.
+
+    One cachetools TLRUCache rather than one TTLCache per lifetime class: each entry carries its
+    own lifetime (`ttu` reads it), and all kinds share a single size bound, so a burst of short-
+    lived "now" windows evicts least-recently-used entries of any kind instead of each class
+    holding its own reserved share of memory.
+    """
+
+    def __init__(self, maxsize: int, clock: Callable[[], datetime]) -> None:
+        self._entries: TLRUCache[str, StoredResult] = TLRUCache(
+            maxsize=maxsize,
+            ttu=lambda _key, result, now: now + result.ttl_s,
+            timer=lambda: clock().timestamp(),
+        )
+
+    async def get(self, key: str) -> StoredResult | None:
+        return self._entries.get(key)
+
+    async def put(self, key: str, result: StoredResult) -> None:
+        self._entries[key] = result
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+@dataclass(frozen=True)
+class CacheStats:
+    """Upstream calls made and requests served without one."""
+
+    window_fetches: int = 0
+    task_fetches: int = 0
+    instance_fetches: int = 0
+    hits: int = 0
+    # Requests that waited on a call another request had already started.
+    joined: int = 0
+
+    @property
+    def upstream_calls(self) -> int:
+        return self.window_fetches + self.task_fetches + self.instance_fetches
+
+
+class TaskCache:
+    """The client's reads, cached and coalesced. One per process (and event loop)."""
+
+    def __init__(
+        self,
+        client: DmsClient,
+        *,
+        maxsize: int = 512,
+        settled_ttl_s: float = 3600.0,
+        live_ttl_s: float = 15.0,
+        instances_ttl_s: float = 300.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        store: ResultStore | None = None,
+    ) -> None:
+        self._client = client
+        self._settled_ttl_s = settled_ttl_s
+        self._live_ttl_s = live_ttl_s
+        self._instances_ttl_s = instances_ttl_s
+        self._clock = clock
+        self._store: ResultStore = store or MemoryResultStore(maxsize, clock)
+        self._inflight: dict[str, asyncio.Future[StoredResult]] = {}
+        self._counts = {"window": 0, "task": 0, "instances": 0, "hits": 0, "joined": 0}
+
+    @property
+    def stats(self) -> CacheStats:
+        c = self._counts
+        return CacheStats(
+            window_fetches=c["window"],
+            task_fetches=c["task"],
+            instance_fetches=c["instances"],
+            hits=c["hits"],
+            joined=c["joined"],
+        )
+
+    async def window(
+        self, instance: InstanceRef, begin: datetime, end: datetime
+    ) -> Cached[TaskWindow]:
+        key = "|".join(("window", *_instance_key(instance), _time_key(begin), _time_key(end)))
+
+        async def fetch() -> StoredResult:
+            window = await self._client.fetch_window(instance, begin, end)
+            ttl = self._settled_ttl_s if window.settled else self._live_ttl_s
+            return StoredResult(window, window.fetched_at, ttl)
+
+        return await self._through(key, "window", fetch)
+
+    async def task(self, instance: InstanceRef, task_id: str) -> Cached[Task]:
+        key = "|".join(("task", *_instance_key(instance), task_id))
+
+        async def fetch() -> StoredResult:
+            fetched_at = self._clock()
+            task = await self._client.show_task(instance, task_id)
+            ttl = self._live_ttl_s if task.is_active else self._settled_ttl_s
+            return StoredResult(task, fetched_at, ttl)
+
+        return await self._through(key, "task", fetch)
+
+    async def instances(self, project_id: str, region: str) -> Cached[list[Instance]]:
+        key = "|".join(("instances", project_id, region))
+
+        async def fetch() -> StoredResult:
+            fetched_at = self._clock()
+            found = await self._client.list_instances(project_id, region)
+            return StoredResult(found, fetched_at, self._instances_ttl_s)
+
+        cached = await self._through(key, "instances", fetch)
+        # Callers get their own list: the stored one must not be changed through them.
+        return Cached(list(cached.value), cached.fetched_at, cached.from_cache)
+
+    async def _through(
+        self, key: str, kind: str, fetch: Callable[[], Awaitable[StoredResult]]
+    ) -> Cached[Any]:
+        stored = await self._store.get(key)
+        if stored is not None:
+            self._counts["hits"] += 1
+            return Cached(stored.value, stored.fetched_at, from_cache=True)
+        shared = self._inflight.get(key)
+        if shared is None:
+            self._counts[kind] += 1
+            shared = asyncio.ensure_future(self._fill(key, fetch))
+            self._inflight[key] = shared
+            # Mark the exception as seen even if every waiter was cancelled before it came.
+            shared.add_done_callback(lambda f: f.cancelled() or f.exception())
+        else:
+            self._counts["joined"] += 1
+        # shield: a waiter that gives up (its Slack request was cancelled) must not cancel the
+        # call the other waiters share.
+        result = await asyncio.shield(shared)
+        return Cached(result.value, result.fetched_at, from_cache=False)
+
+    async def _fill(self, key: str, fetch: Callable[[], Awaitable[StoredResult]]) -> StoredResult:
+        try:
+            result = await fetch()
+            await self._store.put(key, result)
+            return result
+        finally:
+            # Leave the in-flight table the moment the call ends, so a request arriving after a
+            # failure starts a new call instead of receiving the old exception.
+            self._inflight.pop(key, None)
+
+
+def _instance_key(instance: InstanceRef) -> tuple[str, str, str]:
+    return (instance.project_id, instance.region, instance.instance_id)
+
+
+def _time_key(moment: datetime) -> str:
+    # The same instant written in two zones is one window.
+    return moment.astimezone(UTC).isoformat() if moment.tzinfo else moment.isoformat()
