@@ -1,0 +1,93 @@
+"""What a simulator run is made of: credentials, the one project, seeded data and faults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from typing import Any
+
+DEMO_AK = "DMSBOTDEMOAK00000000"
+DEMO_SK = "dms-bot-demo-secret-key"
+DEMO_PROJECT_ID = "0a1b2c3d4e5f40718293a4b5c6d7e8f9"
+DEMO_REGION = "sim-region-1"
+# The IAM password identity the token emulation accepts by default.
+DEMO_IAM_DOMAIN = "dms-bot-demo-domain"
+DEMO_IAM_USER = "dms-bot-demo-user"
+DEMO_IAM_PASSWORD = "dms-bot-demo-password"
+# IAM hands out tokens that live 24 h.
+DEFAULT_TOKEN_TTL_S = 24 * 3600
+
+
+@dataclass
+class Faults:
+    """Misbehaviour injected in front of the DMS API routes (never the /_sim control routes).
+
+    The "next N" counters count down from the moment the faults are set. When several apply to
+    the same request they are tried in this order: drop, throttle, error, malformed.
+    """
+
+    latency_ms: int = 0
+    throttle_first: int = 0
+    retry_after_s: int = 1
+    error_first: int = 0
+    malformed_first: int = 0
+    drop_first: int = 0
+    error_rate: float = 0.0
+
+    @classmethod
+    def from_mapping(cls, data: dict[str, Any]) -> Faults:
+        """Faults from a JSON object; unknown keys and wrong types are refused."""
+        known = {f.name: f.type for f in fields(cls)}
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise ValueError(f"unknown fault fields: {', '.join(unknown)}")
+        values: dict[str, Any] = {}
+        for name, value in data.items():
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"{name} must be a number")
+            if name == "error_rate":
+                if not 0.0 <= float(value) <= 1.0:
+                    raise ValueError("error_rate must be within 0..1")
+                values[name] = float(value)
+            else:
+                if int(value) != value or value < 0:
+                    raise ValueError(f"{name} must be a non-negative integer")
+                values[name] = int(value)
+        return cls(**values)
+
+
+def _demo_credentials() -> dict[str, str]:
+    return {DEMO_AK: DEMO_SK}
+
+
+def _demo_iam_users() -> dict[tuple[str, str], str]:
+    return {(DEMO_IAM_DOMAIN, DEMO_IAM_USER): DEMO_IAM_PASSWORD}
+
+
+@dataclass
+class SimulatorConfig:
+    """One simulated account: the AK/SK pairs and IAM users it accepts, its one project, and
+    the seed and time anchor of its data."""
+
+    credentials: dict[str, str] = field(default_factory=_demo_credentials)
+    project_id: str = DEMO_PROJECT_ID
+    seed: int = 7
+    # Aware UTC anchor of the seeded data; None means the moment the server starts.
+    now: datetime | None = None
+    bulk_tasks: int = 3000
+    faults: Faults = field(default_factory=Faults)
+    max_clock_skew_s: int = 900
+    # (domain name, user name) -> password, for POST /v3/auth/tokens.
+    iam_users: dict[tuple[str, str], str] = field(default_factory=_demo_iam_users)
+    token_ttl_s: int = DEFAULT_TOKEN_TTL_S
+    region: str = DEMO_REGION
+    # ak -> the X-Security-Token its temporary credentials must carry.
+    security_tokens: dict[str, str] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        # Secret keys and passwords stay out of logs and test failure output.
+        return (
+            f"SimulatorConfig(aks={sorted(self.credentials)}, project_id={self.project_id!r}, "
+            f"seed={self.seed}, now={self.now!r}, bulk_tasks={self.bulk_tasks}, "
+            f"faults={self.faults!r}, token_ttl_s={self.token_ttl_s})"
+        )
