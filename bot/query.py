@@ -1076,3 +1076,21 @@ def describe_window(window: TimeWindow, tz: ZoneInfo, *, now: datetime | None = 
         window.begin.astimezone(UTC), window.end.astimezone(UTC), reference.astimezone(UTC).date()
     )
     return f"{head} ({utc})"
+
+
+def refreshed(window: TimeWindow, now: datetime) -> TimeWindow:
+    """The window a Refresh shows.
+
+    Page turns keep the absolute window so page 2 matches page 1, but Refresh answers "what is
+    happening now": windows the user anchored to the moment of asking (`last …`, `since …`,
+    `today`) move their end to now; `last …` keeps its length, the others grow (never past
+    MAX_WINDOW). Fixed windows (`between`, `yesterday`) stay as they are.
+    """
+    now = now.astimezone(UTC).replace(microsecond=0)
+    if now <= window.end:
+        return window
+    if window.label.startswith("last "):
+        return TimeWindow(now - (window.end - window.begin), now, window.label)
+    if window.label.startswith("since ") or window.label == "today":
+        return TimeWindow(max(window.begin, now - MAX_WINDOW), now, window.label)
+    return window

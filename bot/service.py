@@ -12,7 +12,7 @@ import statistics
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -20,7 +20,14 @@ from bot.dms.cache import TaskCache
 from bot.dms.errors import DmsError, DmsNotFoundError
 from bot.dms.models import Task, TaskStatus
 from bot.ids import ActionId
-from bot.query import HelpRequest, QueryError, TaskQuery, decode_state, parse_command
+from bot.query import (
+    HelpRequest,
+    QueryError,
+    TaskQuery,
+    decode_state,
+    parse_command,
+    refreshed,
+)
 from bot.report import (
     DurationRange,
     HelpView,
@@ -230,10 +237,12 @@ class TaskService:
             return await self._params(state, requester)
         if action is ActionId.SHARE and decode_state(state)[1]:
             return await self._params(state, requester)
-        return await self._page(state, requester)
+        return await self._page(state, requester, refresh=action is ActionId.REFRESH)
 
-    async def _page(self, state: str, requester: Requester) -> Outcome:
+    async def _page(self, state: str, requester: Requester, *, refresh: bool = False) -> Outcome:
         query, _ = decode_state(state)
+        if refresh:
+            query = replace(query, window=refreshed(query.window, self._clock()))
         resolved = await self._resolve_state_target(query, requester)
         if not isinstance(resolved, InstanceRef):
             return resolved
@@ -288,7 +297,7 @@ class TaskService:
         typical = typical_durations(window.tasks)
         return TaskReport(
             instance=instance,
-            query=TaskQuery(query.target, query.window, query.filters, query.limit, page),
+            query=replace(query, page=page),
             tz=requester.tz,
             now=now,
             window_counts=dict(counts),

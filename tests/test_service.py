@@ -1,0 +1,304 @@
+"""The use cases against the real client, cache and simulator over loopback HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from pydantic import SecretStr
+
+from bot.app import Runtime, build_runtime
+from bot.dms.models import Task
+from bot.ids import ActionId
+from bot.query import TimeWindow, decode_state, encode_state, refreshed
+from bot.report import HelpView, ParamsView, Problem, Refusal, TaskReport, UnknownInstance
+from bot.service import Requester, overdue_tasks, typical_durations
+from bot.settings import Settings
+from bot.simulator import (
+    DEMO_AK,
+    DEMO_PROJECT_ID,
+    DEMO_REGION,
+    DEMO_SK,
+    Faults,
+    RunningSimulator,
+    SimulatorConfig,
+    start_simulator,
+)
+
+UTC_ZONE = ZoneInfo("UTC")
+ONCALL = Requester(channel_id="C_ONCALL", user_id="U1", tz=ZoneInfo("Europe/Berlin"))
+RANDOM = Requester(channel_id="C_RANDOM", user_id="U1", tz=UTC_ZONE)
+
+
+def task(**fields: Any) -> Task:
+    return Task.model_validate(fields)
+
+
+def at(minutes: int) -> str:
+    return (datetime(2026, 11, 28, 12, 0, tzinfo=UTC) + timedelta(minutes=minutes)).isoformat()
+
+
+def test_typical_durations_need_three_successes() -> None:
+    storage = [
+        task(id=str(i), name="extendStorage", status="SUCCESS", created_at=at(0), updated_at=at(m))
+        for i, m in enumerate([4, 5, 6, 5])
+    ]
+    restart = task(id="x", name="restart", status="SUCCESS", created_at=at(0), updated_at=at(1))
+    tasks = (*storage, restart)
+    ranges = typical_durations(tasks)
+    assert set(ranges) == {"extendStorage"}
+    assert timedelta(minutes=4) <= ranges["extendStorage"].low <= ranges["extendStorage"].high
+    assert ranges["extendStorage"].high <= timedelta(minutes=6)
+
+
+def test_running_task_is_overdue_only_far_past_its_usual_range() -> None:
+    history = tuple(
+        task(id=str(i), name="extendStorage", status="SUCCESS", created_at=at(0), updated_at=at(5))
+        for i in range(3)
+    )
+    typical = typical_durations(history)
+    running = (
+        task(id="slow", name="extendStorage", status="EXECUTING", created_at=at(0)),
+        task(id="fresh", name="extendStorage", status="EXECUTING", created_at=at(50)),
+        task(id="unknown-long", name="mystery", status="EXECUTING", created_at=at(-180)),
+        task(id="unknown-short", name="mystery", status="EXECUTING", created_at=at(30)),
+        task(
+            id="done", name="extendStorage", status="SUCCESS", created_at=at(-300), updated_at=at(0)
+        ),
+    )
+    now = datetime.fromisoformat(at(60))
+    flagged = overdue_tasks(running, typical, now)
+    assert set(flagged) == {"slow", "unknown-long"}
+    assert flagged["slow"] is not None and flagged["unknown-long"] is None
+
+
+def test_refresh_moves_windows_anchored_to_now_and_keeps_fixed_ones() -> None:
+    begin = datetime(2026, 11, 28, 11, 0, tzinfo=UTC)
+    end = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    later = datetime(2026, 11, 28, 12, 30, 15, 999, tzinfo=UTC)
+    moved = refreshed(TimeWindow(begin, end, "last 1 h"), later)
+    assert (moved.begin, moved.end) == (
+        begin + timedelta(minutes=30, seconds=15),
+        later.replace(microsecond=0),
+    )
+    grown = refreshed(TimeWindow(begin, end, "since 11:00"), later)
+    assert (grown.begin, grown.end) == (begin, later.replace(microsecond=0))
+    assert refreshed(TimeWindow(begin, end, "today"), later).end == later.replace(microsecond=0)
+    fixed = TimeWindow(begin, end, "between 11:00 and 12:00")
+    assert refreshed(fixed, later) == fixed
+    assert refreshed(TimeWindow(begin, end, "yesterday"), later).end == end
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[RunningSimulator]:
+    async with start_simulator(SimulatorConfig(bulk_tasks=400)) as running:
+        yield running
+
+
+def instance_id(sim: RunningSimulator, name: str) -> str:
+    return next(i.instance_id for i in sim.instances if i.name == name)
+
+
+def make_settings(sim: RunningSimulator, config: str | None, tmp_path: Path) -> Settings:
+    path = None
+    if config is not None:
+        path = tmp_path / "bot.toml"
+        path.write_text(config, encoding="utf-8")
+    return Settings.model_validate(
+        {
+            "HUAWEICLOUD_SDK_AK": DEMO_AK,
+            "HUAWEICLOUD_SDK_SK": DEMO_SK,
+            "HUAWEICLOUD_SDK_PROJECT_ID": DEMO_PROJECT_ID,
+            "DMS_REGION": DEMO_REGION,
+            "DMS_ENDPOINT": sim.url,
+            "DMS_BOT_CONFIG": str(path) if path else None,
+            "DMS_RETRY_BUDGET": 0.5,
+            "DMS_TIMEOUT": 2,
+        }
+    )
+
+
+@pytest.fixture
+async def open_runtime(sim: RunningSimulator, tmp_path: Path) -> AsyncIterator[Runtime]:
+    runtime = build_runtime(make_settings(sim, None, tmp_path))
+    yield runtime
+    await runtime.aclose()
+
+
+@pytest.fixture
+async def ruled_runtime(sim: RunningSimulator, tmp_path: Path) -> AsyncIterator[Runtime]:
+    config = f"""
+[instances.prod-orders]
+instance_id = "{instance_id(sim, "prod-orders")}"
+channels = ["C_ONCALL"]
+[instances.billing]
+instance_id = "{instance_id(sim, "prod-billing")}"
+channels = ["C_ONCALL", "C_BILLING"]
+[channels.C_ONCALL]
+default_instance = "prod-orders"
+"""
+    runtime = build_runtime(make_settings(sim, config, tmp_path))
+    yield runtime
+    await runtime.aclose()
+
+
+def window_tasks(sim: RunningSimulator, name: str, report: TaskReport) -> list[dict[str, Any]]:
+    inst = next(i for i in sim.instances if i.name == name)
+    begin, end = report.query.window.begin, report.query.window.end
+    return [
+        t
+        for t in inst.tasks
+        if begin <= datetime.fromisoformat(t["created_at"].replace("Z", "+00:00")) < end
+    ]
+
+
+async def test_name_resolves_and_counts_cover_the_whole_window(
+    sim: RunningSimulator, open_runtime: Runtime
+) -> None:
+    outcome = await open_runtime.service.command("bulk-audit last 2d limit=25", ONCALL)
+    assert isinstance(outcome, TaskReport), outcome
+    expected = window_tasks(sim, "bulk-audit", outcome)
+    assert outcome.window_total == len(expected) > 25
+    assert outcome.matched == len(expected)
+    assert len(outcome.page_tasks) == 25
+    assert outcome.pages == -(-len(expected) // 25)
+    assert outcome.instance.name == "bulk-audit"
+    assert outcome.query.target == outcome.instance.instance_id
+
+
+async def test_status_filter_pages_and_counts_on_our_side(
+    sim: RunningSimulator, open_runtime: Runtime
+) -> None:
+    outcome = await open_runtime.service.command("bulk-audit last 7d status=failed limit=5", ONCALL)
+    assert isinstance(outcome, TaskReport), outcome
+    failed = [t for t in window_tasks(sim, "bulk-audit", outcome) if t["status"] == "FAILED"]
+    assert outcome.matched == len(failed) > 5
+    assert all(t.status_upper == "FAILED" for t in outcome.page_tasks)
+    # The counts still describe the whole window, not just the matches.
+    assert outcome.window_total > outcome.matched
+    last = encode_state(
+        type(outcome.query)(
+            outcome.query.target,
+            outcome.query.window,
+            outcome.query.filters,
+            outcome.query.limit,
+            outcome.pages,
+        )
+    )
+    final = await open_runtime.service.press(ActionId.NEXT, last, ONCALL)
+    assert isinstance(final, TaskReport)
+    assert final.page == outcome.pages
+    seen = len(final.page_tasks) + (outcome.pages - 1) * 5
+    assert seen == len(failed)
+
+
+async def test_page_turn_reuses_the_window_and_is_served_from_cache(
+    sim: RunningSimulator, open_runtime: Runtime
+) -> None:
+    first = await open_runtime.service.command("prod-orders last 7d limit=5", ONCALL)
+    assert isinstance(first, TaskReport) and first.pages > 1
+    calls = sim.stats["list_tasks"]
+    nxt = encode_state(
+        type(first.query)(first.query.target, first.query.window, first.query.filters, 5, 2)
+    )
+    second = await open_runtime.service.press(ActionId.NEXT, nxt, ONCALL)
+    assert isinstance(second, TaskReport)
+    assert second.query.window == first.query.window
+    assert second.page == 2 and second.from_cache
+    assert sim.stats["list_tasks"] == calls
+    assert {t.id for t in second.page_tasks}.isdisjoint({t.id for t in first.page_tasks})
+
+
+async def test_typo_in_name_suggests_the_closest(open_runtime: Runtime) -> None:
+    outcome = await open_runtime.service.command("prod-ordres last 1h", ONCALL)
+    assert isinstance(outcome, UnknownInstance)
+    assert outcome.suggestions[0] == "prod-orders"
+    assert outcome.example.startswith("/dms-tasks prod-orders")
+
+
+async def test_unknown_instance_id_reports_the_api_error(open_runtime: Runtime) -> None:
+    outcome = await open_runtime.service.command(
+        "00000000-0000-4000-8000-000000000000 last 1h", ONCALL
+    )
+    assert isinstance(outcome, Problem)
+    assert "DMS.00404022" in outcome.reference
+    assert "request" in outcome.reference
+
+
+async def test_bad_text_becomes_a_problem_with_an_example(open_runtime: Runtime) -> None:
+    outcome = await open_runtime.service.command("prod-orders last 5x", ONCALL)
+    assert isinstance(outcome, Problem)
+    assert "5x" in outcome.summary and outcome.example.startswith("/dms-tasks")
+
+
+async def test_api_down_becomes_a_problem(sim: RunningSimulator, open_runtime: Runtime) -> None:
+    sim.set_faults(Faults(error_first=1000))
+    outcome = await open_runtime.service.command("prod-orders last 1h", ONCALL)
+    assert isinstance(outcome, Problem)
+    assert "DMS.00500000" in outcome.reference
+
+
+async def test_params_come_from_the_listing(sim: RunningSimulator, open_runtime: Runtime) -> None:
+    report = await open_runtime.service.command("prod-orders last 7d limit=100", ONCALL)
+    assert isinstance(report, TaskReport)
+    chosen = next(t for t in report.page_tasks if t.has_params)
+    state = encode_state(report.query, task_id=chosen.id)
+    view = await open_runtime.service.press(ActionId.PARAMS, state, ONCALL)
+    assert isinstance(view, ParamsView)
+    assert view.task == chosen
+    assert decode_state(state)[0] == view.query
+
+
+async def test_channel_default_and_help_list_only_visible_instances(
+    ruled_runtime: Runtime,
+) -> None:
+    outcome = await ruled_runtime.service.command("last 1h", ONCALL)
+    assert isinstance(outcome, TaskReport), outcome
+    assert outcome.instance.alias == "prod-orders"
+    billing_only = Requester(channel_id="C_BILLING", user_id="U2", tz=UTC_ZONE)
+    view = await ruled_runtime.service.command("", billing_only)
+    assert isinstance(view, HelpView)
+    assert view.instances == ("billing",)
+
+
+async def test_channel_without_access_is_refused_without_data(
+    sim: RunningSimulator, ruled_runtime: Runtime
+) -> None:
+    calls = sim.stats["list_tasks"]
+    outcome = await ruled_runtime.service.command("prod-orders last 1h", RANDOM)
+    assert outcome == Refusal("prod-orders", ("C_ONCALL",))
+    raw_id = instance_id(sim, "staging-events")
+    outcome = await ruled_runtime.service.command(f"{raw_id} last 1h", ONCALL)
+    assert isinstance(outcome, Refusal)
+    outcome = await ruled_runtime.service.command("staging-events last 1h", ONCALL)
+    assert isinstance(outcome, UnknownInstance)
+    assert sim.stats["list_tasks"] == calls
+
+
+async def test_tampered_button_value_cannot_widen_access(
+    sim: RunningSimulator, ruled_runtime: Runtime
+) -> None:
+    billing = Requester(channel_id="C_BILLING", user_id="U2", tz=UTC_ZONE)
+    report = await ruled_runtime.service.command("billing last 1d", billing)
+    assert isinstance(report, TaskReport), report
+    for target in ("prod-orders", instance_id(sim, "prod-orders"), "staging-events"):
+        forged = encode_state(
+            type(report.query)(target, report.query.window, report.query.filters, 10, 1)
+        )
+        outcome = await ruled_runtime.service.press(ActionId.NEXT, forged, billing)
+        assert isinstance(outcome, Refusal | UnknownInstance), (target, outcome)
+    garbage = await ruled_runtime.service.press(ActionId.NEXT, '{"v": 1, "t": [', billing)
+    assert isinstance(garbage, Problem)
+
+
+def test_runtime_with_secret_settings_has_no_secret_in_repr(
+    sim: RunningSimulator, tmp_path: Path
+) -> None:
+    settings = make_settings(sim, None, tmp_path)
+    assert isinstance(settings.sk, SecretStr)
+    runtime = build_runtime(settings)
+    assert DEMO_SK not in repr(runtime)
