@@ -2,7 +2,10 @@
 
 - Lifetimes: a window that ended in the past and holds no CREATED/EXECUTING task cannot change
   any more (`TaskWindow.settled`), so it is kept for an hour; a window that touches "now", or
-  holds a running task, only for seconds. The instance list changes rarely: minutes.
+  holds a running task, only for seconds. "Touches now" includes windows that ended moments ago
+  (`settle_grace_s`): "last 1h" ends at the instant the command was parsed, and a task started
+  just before that may not be listed yet, nor may our clock agree with the cloud's to the second.
+  The instance list changes rarely: minutes.
 - Coalescing: a page turn, a refresh and a digest can ask for the same window at the same moment;
   N identical concurrent requests make one upstream call. A failure is handed to everyone who
   waited for that call, but never stored, so the next request tries again.
@@ -15,7 +18,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, Protocol, TypeVar
 
 from cachetools import TLRUCache
@@ -110,6 +113,7 @@ class TaskCache:
         settled_ttl_s: float = 3600.0,
         live_ttl_s: float = 15.0,
         instances_ttl_s: float = 300.0,
+        settle_grace_s: float = 120.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         store: ResultStore | None = None,
     ) -> None:
@@ -117,8 +121,9 @@ class TaskCache:
         self._settled_ttl_s = settled_ttl_s
         self._live_ttl_s = live_ttl_s
         self._instances_ttl_s = instances_ttl_s
+        self._settle_grace = timedelta(seconds=settle_grace_s)
         self._clock = clock
-        self._store: ResultStore = store or MemoryResultStore(maxsize, clock)
+        self._store: ResultStore = store if store is not None else MemoryResultStore(maxsize, clock)
         self._inflight: dict[str, asyncio.Future[StoredResult]] = {}
         self._counts = {"window": 0, "task": 0, "instances": 0, "hits": 0, "joined": 0}
 
@@ -140,10 +145,17 @@ class TaskCache:
 
         async def fetch() -> StoredResult:
             window = await self._client.fetch_window(instance, begin, end)
-            ttl = self._settled_ttl_s if window.settled else self._live_ttl_s
+            ttl = self._settled_ttl_s if self._settled(window) else self._live_ttl_s
             return StoredResult(window, window.fetched_at, ttl)
 
         return await self._through(key, "window", fetch)
+
+    def _settled(self, window: TaskWindow) -> bool:
+        return (
+            window.settled
+            and window.end is not None
+            and window.end + self._settle_grace <= window.fetched_at
+        )
 
     async def task(self, instance: InstanceRef, task_id: str) -> Cached[Task]:
         key = "|".join(("task", *_instance_key(instance), task_id))
