@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from bot.dms.cache import TaskCache
 from bot.dms.errors import DmsError, DmsNotFoundError
-from bot.dms.models import Task, TaskStatus
+from bot.dms.models import Instance, Task, TaskStatus
 from bot.ids import ActionId
 from bot.query import (
     HelpRequest,
@@ -214,10 +214,10 @@ class TaskService:
     async def _command(self, text: str, requester: Requester) -> Outcome:
         parsed = parse_command(text, now=self._clock(), tz=requester.tz)
         if isinstance(parsed, HelpRequest):
-            return self._help(requester)
+            return await self._help(requester)
         target = parsed.target or self._channel_default(requester.channel_id)
         if target is None:
-            return self._help(requester)
+            return await self._help(requester)
         resolved = await self._resolve(target, requester)
         if not isinstance(resolved, InstanceRef):
             return resolved
@@ -310,11 +310,27 @@ class TaskService:
             typical=typical,
         )
 
-    def _help(self, requester: Requester) -> HelpView:
+    async def _help(self, requester: Requester) -> HelpView:
+        visible = list(self.access.visible_aliases(requester))
+        if self.access.open:
+            # Without access rules every instance is fair game: list their names too.
+            visible.extend(i.name for i in await self._known_instances() if i.name not in visible)
         return HelpView(
-            instances=self.access.visible_aliases(requester),
+            instances=tuple(visible),
             default_instance=self._channel_default(requester.channel_id),
         )
+
+    async def _known_instances(self) -> list[Instance]:
+        """The default project's instances, for names; empty when they cannot be listed (help
+        and display names are a nicety that must not fail the answer)."""
+        if not (self._settings.project_id and self._settings.region):
+            return []
+        try:
+            cached = await self._cache.instances(self._settings.project_id, self._settings.region)
+        except DmsError as exc:
+            log.info("could not list instances for names: %s", exc.summary)
+            return []
+        return cached.value
 
     def _channel_default(self, channel_id: str) -> str | None:
         channel = self._config.channels.get(channel_id)
@@ -335,7 +351,13 @@ class TaskService:
                 if ref.instance_id.lower() == target.lower():
                     return ref
             project, region = self._default_location()
-            return InstanceRef(instance_id=target.lower(), project_id=project, region=region)
+            known = {i.instance_id.lower(): i.name for i in await self._known_instances()}
+            return InstanceRef(
+                instance_id=target.lower(),
+                project_id=project,
+                region=region,
+                name=known.get(target.lower()) or None,
+            )
         if exact_only:
             return UnknownInstance(typed=target)
         return await self._resolve_name(target, requester)

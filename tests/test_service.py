@@ -302,3 +302,16 @@ def test_runtime_with_secret_settings_has_no_secret_in_repr(
     assert isinstance(settings.sk, SecretStr)
     runtime = build_runtime(settings)
     assert DEMO_SK not in repr(runtime)
+
+
+async def test_open_help_lists_instance_names_and_ids_resolve_to_names(
+    sim: RunningSimulator, open_runtime: Runtime
+) -> None:
+    view = await open_runtime.service.command("help", RANDOM)
+    assert isinstance(view, HelpView)
+    assert {"prod-orders", "bulk-audit", "edge-cases"} <= set(view.instances)
+    raw = instance_id(sim, "prod-billing")
+    report = await open_runtime.service.command(f"{raw.upper()} last 1d", RANDOM)
+    assert isinstance(report, TaskReport), report
+    assert report.instance.display_name == "prod-billing"
+    assert report.query.target == raw
