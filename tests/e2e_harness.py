@@ -33,9 +33,9 @@ STARTUP_LINE = "Application startup complete"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 CHANNEL_NAMES = {
-    "C_ONCALL": "kafka-oncall",
-    "C_BILLING": "billing-team",
-    "C_RANDOM": "random",
+    "C0ONCALL": "kafka-oncall",
+    "C0BILLING": "billing-team",
+    "C0RANDOM": "random",
 }
 
 
@@ -296,7 +296,9 @@ async def serve_bot(
             if exited in done:
                 await pump
             raise RuntimeError("dms-tasks-bot serve did not start:\n" + "".join(output)[-4000:])
-        async with httpx.AsyncClient(timeout=httpx.Timeout(10.0)) as http:
+        # Room for a burst of concurrent commands (the benchmark sends 100 at once).
+        limits = httpx.Limits(max_connections=500, max_keepalive_connections=100)
+        async with httpx.AsyncClient(timeout=httpx.Timeout(10.0), limits=limits) as http:
             yield BotProcess(
                 url=f"http://127.0.0.1:{port}", process=process, http=http, output=output
             )
