@@ -213,9 +213,10 @@ class TaskFactory:
     ) -> list[dict[str, Any]]:
         """`count` settled tasks created over `span` before `now`, all finished by `now`."""
         tasks: list[dict[str, Any]] = []
-        newest = now - timedelta(minutes=45)
+        # The newest settled task started 45 min ago, so even a long one has finished.
+        margin = timedelta(minutes=45)
         for _ in range(count):
-            created = newest - span * self.rng.random()
+            created = now - margin - (span - margin) * self.rng.random()
             created = created.replace(microsecond=self.rng.randrange(0, 1_000_000, 1000))
             name = self.pick_name()
             roll = self.rng.random()

@@ -287,11 +287,10 @@ def build_app(sim: RunningSimulator) -> web.Application:
     @web.middleware
     async def gateway(request: web.Request, handler: Handler) -> web.StreamResponse:
         request_id = uuid.uuid4().hex
-        request["request_id"] = request_id
         route = request.match_info.route.name
         try:
             if route in API_ROUTES:
-                response = await _api_call(sim, request, handler, route)
+                response = await _api_call(sim, request, handler, route, request_id)
             else:
                 response = await handler(request)
         except ApiError as err:
@@ -304,6 +303,9 @@ def build_app(sim: RunningSimulator) -> web.Application:
             else:
                 err = ApiError(exc.status, "APIGW.0201", exc.reason)
             response = _error(err, request_id)
+        except Exception:
+            log.exception("simulator handler failed (request %s)", request_id)
+            response = _error(ApiError(500, "DMS.00500000", "Internal service error."), request_id)
         response.headers["X-Request-Id"] = request_id
         return response
 
@@ -327,10 +329,9 @@ def build_app(sim: RunningSimulator) -> web.Application:
 
 
 async def _api_call(
-    sim: RunningSimulator, request: web.Request, handler: Handler, route: str
+    sim: RunningSimulator, request: web.Request, handler: Handler, route: str, request_id: str
 ) -> web.StreamResponse:
     sim.count(route)
-    request_id: str = request["request_id"]
     fault, faults = sim._faults.draw()
     if faults.latency_ms:
         await asyncio.sleep(faults.latency_ms / 1000)
@@ -508,7 +509,7 @@ def _list_instances(sim: RunningSimulator) -> Handler:
     return handle
 
 
-def _iam_error(status: int, message: str, request_id: str) -> web.Response:
+def _iam_error(status: int, message: str) -> web.Response:
     # IAM answers in the Keystone shape, not the DMS one.
     titles = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden"}
     return _json(
@@ -519,7 +520,6 @@ def _iam_error(status: int, message: str, request_id: str) -> web.Response:
 
 def _issue_token(sim: RunningSimulator) -> Handler:
     async def handle(request: web.Request) -> web.Response:
-        request_id: str = request["request_id"]
         try:
             body = json.loads(await request.read() or b"null")
             auth = body["auth"]
@@ -529,17 +529,17 @@ def _issue_token(sim: RunningSimulator) -> Handler:
             domain = str(user["domain"]["name"])
             project_scope = auth["scope"]["project"]
         except (ValueError, KeyError, TypeError):
-            return _iam_error(400, "The request body is malformed.", request_id)
+            return _iam_error(400, "The request body is malformed.")
         if "password" not in methods:
-            return _iam_error(400, "Only the password method is supported here.", request_id)
+            return _iam_error(400, "Only the password method is supported here.")
         known = sim.config.iam_users.get((domain, name))
         if known is None or not secrets.compare_digest(known, password):
-            return _iam_error(401, "The username or password is wrong.", request_id)
+            return _iam_error(401, "The username or password is wrong.")
         project_ok = project_scope.get("id") == sim.config.project_id or (
             "id" not in project_scope and project_scope.get("name") == sim.config.region
         )
         if not project_ok:
-            return _iam_error(401, "The project does not exist or is not accessible.", request_id)
+            return _iam_error(401, "The project does not exist or is not accessible.")
         token, expires = sim.issue_token(sim.config.project_id)
         issued = sim.now()
         response = _json(
