@@ -1,0 +1,184 @@
+"""How fast the real serve process answers Slack. Run by hand; prints figures.
+
+    .venv/bin/python bench/bench_slack.py [--commands 100] [--clicks 30] [--latency-ms 3000]
+
+(a) Ack latency: `--commands` signed slash commands sent at once while every DMS API call takes
+    `--latency-ms`. Slack gives up after 3 s, so the ack must not wait for the cloud
+    (goal: p99 <= 100 ms).
+(b) Warm page turn: a Next click whose page is already cached, from sending the click to the
+    replaced message arriving at the response_url (goal: <= 20 ms).
+
+The simulator and the mock Slack run in this process, the bot in its own, all over loopback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bot.ids import ActionId
+from bot.simulator import (
+    DEMO_AK,
+    DEMO_PROJECT_ID,
+    DEMO_REGION,
+    DEMO_SK,
+    Faults,
+    SimulatorConfig,
+    SimulatorThread,
+)
+from tests.e2e_harness import (
+    BotProcess,
+    bot_config_toml,
+    bot_env,
+    button,
+    serve_bot,
+    signed_click,
+    signed_command,
+)
+from tests.slack_mock import MockSlack, start_mock_slack
+
+CHANNEL = "C0ONCALL"
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
+    return ordered[rank]
+
+
+def figures(label: str, seconds: list[float], goal_ms: float, goal_at: str) -> None:
+    ms = [s * 1000 for s in seconds]
+    p50, p95, p99 = (percentile(ms, q) for q in (50, 95, 99))
+    checked = {"p50": p50, "p95": p95, "p99": p99}[goal_at]
+    verdict = "meets" if checked <= goal_ms else "MISSES"
+    print(
+        f"{label}: n={len(ms)}  min {min(ms):.1f} ms  p50 {p50:.1f} ms  "
+        f"mean {statistics.fmean(ms):.1f} ms  p95 {p95:.1f} ms  p99 {p99:.1f} ms  "
+        f"max {max(ms):.1f} ms  -> {verdict} the goal {goal_at} <= {goal_ms:.0f} ms"
+    )
+
+
+async def ack_latency(bot: BotProcess, slack: MockSlack, sim: Any, commands: int, latency_ms: int):
+    # One answered command first: Bolt calls auth.test on its first request, and a cold process
+    # is not what a busy on-call channel meets.
+    warm = slack.response_url("ack-warm-up")
+    await bot.send(signed_command("help", CHANNEL, "U0BENCHWARM", warm))
+    await slack.wait_for(warm, timeout=30)
+    sim.set_faults(Faults(latency_ms=latency_ms))
+    # Distinct users and windows, so neither the time-zone cache nor the task cache shares work.
+    requests = [
+        (
+            url := slack.response_url(f"ack{n}"),
+            signed_command(f"prod-orders last {60 + n}m", CHANNEL, f"U0BENCH{n:03d}", url),
+        )
+        for n in range(commands)
+    ]
+
+    async def one(request: Any) -> float:
+        started = time.perf_counter()
+        response = await bot.send(request)
+        elapsed = time.perf_counter() - started
+        assert response.status_code == 200, response.text
+        return elapsed
+
+    baseline = []
+    for n in range(20):
+        url = slack.response_url(f"ack-seq{n}")
+        baseline.append(
+            await one(signed_command(f"prod-orders last {30 + n}m", CHANNEL, "U0BENCHSEQ", url))
+        )
+    figures(f"(a0) ack latency, one command at a time, DMS +{latency_ms} ms", baseline, 100, "p99")
+
+    async def health() -> float:
+        started = time.perf_counter()
+        response = await bot.http.get(f"{bot.url}/healthz")
+        assert response.status_code == 200
+        return time.perf_counter() - started
+
+    # The floor: the same burst on GET /healthz (loopback, uvicorn, new connections; no Bolt).
+    floor = await asyncio.gather(*(health() for _ in range(commands)))
+    figures(f"(a1) GET /healthz, {commands} concurrent (transport floor)", floor, 100, "p99")
+
+    started = time.perf_counter()
+    acks = await asyncio.gather(*(one(request) for _, request in requests))
+    await asyncio.gather(*(slack.wait_for(url, timeout=60) for url, _ in requests))
+    answered = time.perf_counter() - started
+    figures(
+        f"(a) ack latency, {commands} concurrent commands, DMS +{latency_ms} ms", acks, 100, "p99"
+    )
+    print(f"    all {commands} answers reached their response_url after {answered:.2f} s")
+    sim.set_faults(Faults())
+
+
+async def warm_click(bot: BotProcess, slack: MockSlack, clicks: int) -> None:
+    url = slack.response_url("warm-listing")
+    await bot.send(signed_command("prod-orders last 7d limit=5", CHANNEL, "U0BENCHCLICK", url))
+    listing = (await slack.wait_for(url, timeout=30))[0].body
+    try:
+        nxt = button(listing, ActionId.NEXT)
+    except LookupError:
+        raise SystemExit(f"the listing has no Next button: {listing.get('text')}") from None
+
+    async def click(hook: str) -> float:
+        request = signed_click(
+            nxt, listing["blocks"], CHANNEL, "U0BENCHCLICK", slack.response_url(hook)
+        )
+        started = time.perf_counter()
+        await bot.send(request)
+        [reply] = await slack.wait_for(slack.response_url(hook), timeout=30)
+        return reply.received_at - started
+
+    await click("warm-up")
+    timings = [await click(f"click{n}") for n in range(clicks)]
+    figures(f"(b) warm Next click to replaced message, {clicks} clicks", timings, 20, "p50")
+    print(f"    p95 {percentile([t * 1000 for t in timings], 95):.1f} ms")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--commands", type=int, default=100)
+    parser.add_argument("--clicks", type=int, default=30)
+    parser.add_argument("--latency-ms", type=int, default=3000)
+    args = parser.parse_args()
+    # The simulator on its own thread and loop, so that its 100 slow answers do not share the
+    # loop that times the acks.
+    with SimulatorThread(SimulatorConfig()) as sim:
+        async with start_mock_slack() as slack:
+            await run(sim, slack, args)
+
+
+async def run(sim: Any, slack: MockSlack, args: argparse.Namespace) -> None:
+    instance = next(i for i in sim.instances if i.name == "prod-orders")
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "bot.toml"
+        config.write_text(
+            bot_config_toml(
+                {"prod-orders": {"instance_id": instance.instance_id, "channels": [CHANNEL]}}
+            ),
+            encoding="utf-8",
+        )
+        env = bot_env(
+            mock=slack,
+            dms_endpoint=sim.url,
+            ak=DEMO_AK,
+            sk=DEMO_SK,
+            project_id=DEMO_PROJECT_ID,
+            region=DEMO_REGION,
+            config_path=config,
+            extra={"DMS_TIMEOUT": str(args.latency_ms / 1000 + 5)},
+        )
+        async with serve_bot(env) as bot:
+            await ack_latency(bot, slack, sim, args.commands, args.latency_ms)
+            await warm_click(bot, slack, args.clicks)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
