@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import socket
 import sys
 import time
@@ -232,9 +231,9 @@ def bot_env(
     config_path: Path | None,
     extra: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """The environment of the serve process: only what it needs, nothing from the caller's."""
+    """The environment of the serve process: only what it needs, nothing from the caller's (the
+    interpreter is started by its absolute path, so not even PATH)."""
     env = {
-        "PATH": os.environ.get("PATH", ""),
         "PYTHONUNBUFFERED": "1",
         "PYTHONPATH": str(REPO_ROOT),
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
