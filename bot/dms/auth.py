@@ -144,7 +144,9 @@ class AkSkAuth(httpx.Auth):
             self._ak,
             self._sk,
             request.method,
-            request.url.path,
+            # The path as sent: canonical_uri decodes it once, as the gateway and the official
+            # Signer do; httpx's decoded .path would be decoded twice ("%2541" -> "A").
+            request.url.raw_path.split(b"?", 1)[0].decode("ascii"),
             request.url.params.multi_items(),
             to_sign,
             request.content,

@@ -310,10 +310,12 @@ def build_app(sim: RunningSimulator) -> web.Application:
         return response
 
     app = web.Application(middlewares=[gateway], client_max_size=1024 * 1024)
-    base = "/v2/{project_id}/instances"
-    task = base + "/{instance_id}/tasks/{task_id}"
+    # Path variables take any text but "/" (aiohttp's default also refuses braces), so odd ids
+    # reach the handlers and get the API's own answers.
+    base = "/v2/{project_id:[^/]+}/instances"
+    task = base + "/{instance_id:[^/]+}/tasks/{task_id:[^/]+}"
     app.router.add_get(base, _list_instances(sim), name="list_instances")
-    app.router.add_get(base + "/{instance_id}/tasks", _list_tasks(sim), name="list_tasks")
+    app.router.add_get(base + "/{instance_id:[^/]+}/tasks", _list_tasks(sim), name="list_tasks")
     app.router.add_get(task, _show_task(sim), name="show_task")
     app.router.add_delete(task, _delete_task(sim), name="delete_task")
     app.router.add_get(task + "/progress", _task_progress(sim), name="task_progress")
