@@ -288,6 +288,17 @@ async def test_unknown_instance_is_not_found_with_code_and_request_id(
     assert sim.stats["list_tasks"] == 1
 
 
+async def test_unknown_task_is_not_found(sim: RunningSimulator) -> None:
+    client = client_for(sim)
+    try:
+        with pytest.raises(DmsNotFoundError) as caught:
+            await client.show_task(ref(sim, "prod-orders"), "0" * 32)
+    finally:
+        await client.aclose()
+    assert caught.value.summary == f"Task {'0' * 32} was not found on instance prod-orders."
+    assert sim.stats["show_task"] == 1
+
+
 async def test_malformed_instance_id_is_a_bad_request(sim: RunningSimulator) -> None:
     bad = InstanceRef(instance_id="not-a-uuid", project_id=DEMO_PROJECT_ID, region=DEMO_REGION)
     client = client_for(sim)

@@ -251,6 +251,18 @@ async def test_show_task_reads_the_one_task_list() -> None:
     assert seen[0].headers["X-Project-Id"] == PROJECT
 
 
+async def test_ids_stay_inside_their_path_segment() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return json_response(200, {"task_count": "1", "tasks": [task_dict(0)]})
+
+    await make_client(handler).show_task(REF, "../../x?start=9")
+    assert seen[0].url.raw_path == f"{TASKS_PATH}/..%2F..%2Fx%3Fstart%3D9".encode()
+    assert dict(seen[0].url.params) == {}
+
+
 async def test_show_task_with_an_empty_answer_is_not_found() -> None:
     client = make_client(lambda r: json_response(200, {"task_count": "0", "tasks": []}))
     with pytest.raises(DmsNotFoundError, match="Task gone was not found on instance prod-orders"):

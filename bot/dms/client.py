@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -88,6 +89,7 @@ class _Operation:
     project_id: str
     region: str
     instance_id: str | None = None
+    instance_label: str | None = None
     task_id: str | None = None
 
 
@@ -261,7 +263,7 @@ class DmsClient:
         """One task by id (GET .../tasks/{task_id} answers with a one-task list)."""
         op = self._task_operation(instance, task_id=task_id)
         body = await self._get(
-            f"{self._tasks_url(instance)}/{task_id}",
+            f"{self._tasks_url(instance)}/{_segment(task_id)}",
             {},
             instance.project_id,
             op,
@@ -290,7 +292,7 @@ class DmsClient:
             project_id=project_id,
             region=region,
         )
-        url = f"{self._base(region)}/v2/{project_id}/instances"
+        url = f"{self._base(region)}/v2/{_segment(project_id)}/instances"
         found: list[Instance] = []
         seen: set[str] = set()
         offset = 0
@@ -391,8 +393,8 @@ class DmsClient:
 
     def _tasks_url(self, instance: InstanceRef) -> str:
         return (
-            f"{self._base(instance.region)}/v2/{instance.project_id}"
-            f"/instances/{instance.instance_id}/tasks"
+            f"{self._base(instance.region)}/v2/{_segment(instance.project_id)}"
+            f"/instances/{_segment(instance.instance_id)}/tasks"
         )
 
     def _task_operation(self, instance: InstanceRef, task_id: str | None = None) -> _Operation:
@@ -403,6 +405,7 @@ class DmsClient:
             project_id=instance.project_id,
             region=instance.region,
             instance_id=instance.instance_id,
+            instance_label=instance.display_name,
             task_id=task_id,
         )
 
@@ -601,7 +604,7 @@ class DmsClient:
                 )
             if op.task_id:
                 return DmsNotFoundError(
-                    summary=f"Task {op.task_id} was not found on instance {op.instance_id}.",
+                    summary=f"Task {op.task_id} was not found on instance {op.instance_label}.",
                     hint="Its record may have been deleted; list the window again.",
                     **fields,
                 )
@@ -628,6 +631,11 @@ def _bad_request_hint(code: str | None) -> str:
         "shorter window.",
     }
     return hints.get(code or "", "Check the instance and window; nothing was changed.")
+
+
+def _segment(value: str) -> str:
+    # Ids reach us from button values a client can edit: one path segment each, never more.
+    return quote(value, safe="")
 
 
 def _task_list_problem(body: dict[str, Any]) -> str | None:
