@@ -4,7 +4,9 @@ routes and deterministic data."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import sys
 import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -778,3 +780,33 @@ def test_config_repr_hides_secrets() -> None:
     config = SimulatorConfig(credentials={"AK1": "very-secret"})
     assert "very-secret" not in repr(config)
     assert DEMO_IAM_PASSWORD not in repr(config)
+
+
+async def test_separate_process_is_steered_through_control_routes() -> None:
+    script = (
+        "import asyncio\n"
+        "from datetime import datetime\n"
+        "from bot.simulator import SimulatorConfig, serve_forever\n"
+        f"config = SimulatorConfig(now=datetime.fromisoformat({FIXED_NOW.isoformat()!r}),"
+        " bulk_tasks=10)\n"
+        "asyncio.run(serve_forever(config, '127.0.0.1', 0))\n"
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", script, stdout=asyncio.subprocess.PIPE
+    )
+    try:
+        assert proc.stdout is not None
+        first = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+        url = first.rsplit(" ", 1)[-1].strip()
+        assert url.startswith("http://127.0.0.1:")
+        async with httpx.AsyncClient(base_url=url) as control:
+            listed = (await control.get("/_sim/instances")).json()
+            orders_id = next(i["instance_id"] for i in listed if i["name"] == "prod-orders")
+            assert (await control.post("/_sim/faults", json={"error_first": 1})).status_code == 200
+            async with httpx.AsyncClient(base_url=url, auth=AkSkAuth(DEMO_AK, DEMO_SK)) as api:
+                assert (await api.get(tasks_path(orders_id))).status_code == 500
+                assert (await api.get(tasks_path(orders_id))).status_code == 200
+            assert (await control.get("/_sim/stats")).json()["list_tasks"] == 2
+    finally:
+        proc.terminate()
+        await proc.wait()

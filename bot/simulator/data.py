@@ -105,8 +105,16 @@ class SimInstance:
     tasks: list[dict[str, Any]] = field(default_factory=list)
     description: str = ""
 
+    _parsed: dict[str, datetime] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
     def created_of(self, task: dict[str, Any]) -> datetime:
-        return parse_task_time(task["created_at"])
+        text = task["created_at"]
+        moment = self._parsed.get(text)
+        if moment is None:
+            moment = self._parsed[text] = parse_task_time(text)
+        return moment
 
     def find_task(self, task_id: str) -> dict[str, Any] | None:
         return next((t for t in self.tasks if t.get("id") == task_id), None)
@@ -132,7 +140,7 @@ class SimInstance:
             "instance_id": self.instance_id,
             "resource_spec_code": "",
             "charging_mode": 1,
-            "vpc_id": str(uuid.UUID(self.instance_id).hex[::-1][:8]) + self.instance_id[8:],
+            "vpc_id": str(uuid.uuid5(uuid.NAMESPACE_URL, "vpc:" + self.instance_id)),
             "vpc_name": "vpc-kafka",
             "created_at": str(int(self.created_at.timestamp() * 1000)),
             "user_id": user_id,
