@@ -180,7 +180,7 @@ class DmsClient:
         endpoint_for: Callable[[str], str],
         retry: RetryPolicy = RetryPolicy(),
         timeout: httpx.Timeout | float = 10.0,
-        page_concurrency: int = 8,
+        page_concurrency: int = 10,
         http: httpx.AsyncClient | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
@@ -197,10 +197,12 @@ class DmsClient:
         self._owns_http = http is None
         self._http = http or httpx.AsyncClient(
             timeout=self._timeout,
-            # Enough connections for a few concurrent windows of page_concurrency pages each.
+            # A busy incident channel can ask for many windows at once while the API is slow:
+            # each waiting request holds a connection for the whole latency, so the pool is sized
+            # for a burst (the gateway allows 200 requests/s per API; 429s are retried).
             limits=httpx.Limits(
-                max_connections=max(4 * page_concurrency, 20),
-                max_keepalive_connections=max(2 * page_concurrency, 10),
+                max_connections=max(10 * page_concurrency, 100),
+                max_keepalive_connections=max(2 * page_concurrency, 20),
                 keepalive_expiry=30.0,
             ),
             headers={"Accept": "application/json", "Content-Type": "application/json"},
