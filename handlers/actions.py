@@ -13,7 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.ids import ActionId
 from bot.render import render_outcome, render_problem, shared_copy
-from bot.report import Problem, Refusal, UnknownInstance
+from bot.report import Outcome, Problem, Refusal, UnknownInstance
 from bot.service import Requester
 from handlers import Deps
 
@@ -42,6 +42,15 @@ async def _requester(body: dict[str, Any], client: AsyncWebClient, deps: Deps) -
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
+    async def press(
+        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
+    ) -> tuple[Requester, Outcome]:
+        await ack()
+        requester = await _requester(body, client, deps)
+        action_id = ActionId(action["action_id"].split(":", 1)[0])
+        outcome = await deps.service.press(action_id, action.get("value", ""), requester)
+        return requester, outcome
+
     async def replace_in_place(
         ack: AsyncAck,
         body: dict[str, Any],
@@ -49,10 +58,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         respond: AsyncRespond,
         client: AsyncWebClient,
     ) -> None:
-        await ack()
-        requester = await _requester(body, client, deps)
-        action_id = ActionId(action["action_id"].split(":", 1)[0])
-        outcome = await deps.service.press(action_id, action.get("value", ""), requester)
+        _, outcome = await press(ack, body, action, client)
         await respond(replace_original=True, **render_outcome(outcome))
 
     for action_id in (
@@ -73,9 +79,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         respond: AsyncRespond,
         client: AsyncWebClient,
     ) -> None:
-        await ack()
-        requester = await _requester(body, client, deps)
-        outcome = await deps.service.press(ActionId.SHARE, action.get("value", ""), requester)
+        requester, outcome = await press(ack, body, action, client)
         message = render_outcome(outcome)
         if isinstance(outcome, Problem | Refusal | UnknownInstance):
             # Nothing to share: tell the person who clicked, privately.
