@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         from bot.terminal import cloud_settings, run_demo, run_try
 
-        with cloud_settings(settings, sys.stdout) as effective:
+        with cloud_settings(settings, sys.stderr) as effective:
             if args.command == "try":
                 return asyncio.run(
                     run_try(

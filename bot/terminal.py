@@ -26,7 +26,7 @@ COMMAND = "/dms-tasks"
 
 
 @contextmanager
-def cloud_settings(settings: Settings, out: TextIO) -> Iterator[Settings]:
+def cloud_settings(settings: Settings, notes: TextIO) -> Iterator[Settings]:
     """The settings to use: as configured, or pointed at an embedded simulator."""
     if settings.has_cloud_credentials or settings.endpoint:
         yield settings
@@ -43,7 +43,7 @@ def cloud_settings(settings: Settings, out: TextIO) -> Iterator[Settings]:
     with SimulatorThread(SimulatorConfig()) as sim:
         print(
             f"(no Huawei Cloud credentials set: using the embedded DMS simulator at {sim.url})",
-            file=out,
+            file=notes,
         )
         yield settings.model_copy(
             update={
