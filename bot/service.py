@@ -173,16 +173,9 @@ class TaskService:
         """`/dms-tasks <text>`."""
         return await self._guarded(self._command, text, requester)
 
-    async def page(self, state: str, requester: Requester) -> Outcome:
-        """Prev / Next / Refresh / Back / Share: the listing a button value describes."""
-        return await self._guarded(self._page, state, requester)
-
-    async def params(self, state: str, requester: Requester) -> Outcome:
-        """The Params button: one task's params, redacted by the renderer."""
-        return await self._guarded(self._params, state, requester)
-
     async def press(self, action: ActionId, state: str, requester: Requester) -> Outcome:
-        """Any button of ours: what it shows next. Share shows what its message showed."""
+        """Any button of ours: what it shows next. Params shows one task's params; Share shows
+        what its message showed; the others show the listing the button value describes."""
         return await self._guarded(
             lambda value, who: self._press(action, value, who), state, requester
         )
@@ -233,9 +226,7 @@ class TaskService:
         return await self._report(resolved, query, requester)
 
     async def _press(self, action: ActionId, state: str, requester: Requester) -> Outcome:
-        if action is ActionId.PARAMS:
-            return await self._params(state, requester)
-        if action is ActionId.SHARE and decode_state(state)[1]:
+        if action is ActionId.PARAMS or (action is ActionId.SHARE and decode_state(state)[1]):
             return await self._params(state, requester)
         return await self._page(state, requester, refresh=action is ActionId.REFRESH)
 

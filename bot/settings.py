@@ -144,6 +144,11 @@ class Settings(BaseSettings):
                 "IAM password authentication needs DMS_IAM_USERNAME, DMS_IAM_PASSWORD and "
                 "DMS_IAM_DOMAIN (the account name that owns the IAM user)."
             )
+        if uses_iam and not (self.region or self.iam_endpoint):
+            problems.append(
+                "IAM password authentication needs DMS_REGION (the IAM endpoint is per region) "
+                "or DMS_IAM_ENDPOINT."
+            )
         if self.security_token and not self.ak:
             problems.append(
                 "HUAWEICLOUD_SDK_SECURITY_TOKEN is set without HUAWEICLOUD_SDK_AK/SK: temporary "

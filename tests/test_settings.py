@@ -76,6 +76,16 @@ def test_endpoint_override_applies_to_every_region(monkeypatch: pytest.MonkeyPat
             "DMS_IAM_DOMAIN",
         ),
         (
+            {
+                "DMS_IAM_USERNAME": "u",
+                "DMS_IAM_PASSWORD": "p",
+                "DMS_IAM_DOMAIN": "d",
+                "DMS_ENDPOINT": "http://127.0.0.1:9",
+                "HUAWEICLOUD_SDK_PROJECT_ID": "p",
+            },
+            "DMS_IAM_ENDPOINT",
+        ),
+        (
             {"HUAWEICLOUD_SDK_SECURITY_TOKEN": "t", "DMS_REGION": "r"},
             "HUAWEICLOUD_SDK_SECURITY_TOKEN",
         ),
