@@ -20,6 +20,9 @@ from bot.service import Requester, overdue_tasks, typical_durations
 from bot.settings import Settings
 from bot.simulator import (
     DEMO_AK,
+    DEMO_IAM_DOMAIN,
+    DEMO_IAM_PASSWORD,
+    DEMO_IAM_USER,
     DEMO_PROJECT_ID,
     DEMO_REGION,
     DEMO_SK,
@@ -315,3 +318,24 @@ async def test_open_help_lists_instance_names_and_ids_resolve_to_names(
     assert isinstance(report, TaskReport), report
     assert report.instance.display_name == "prod-billing"
     assert report.query.target == raw
+
+
+async def test_iam_password_settings_reach_the_api_with_a_token(sim: RunningSimulator) -> None:
+    settings = Settings.model_validate(
+        {
+            "DMS_IAM_USERNAME": DEMO_IAM_USER,
+            "DMS_IAM_PASSWORD": DEMO_IAM_PASSWORD,
+            "DMS_IAM_DOMAIN": DEMO_IAM_DOMAIN,
+            "DMS_IAM_ENDPOINT": sim.url,
+            "HUAWEICLOUD_SDK_PROJECT_ID": DEMO_PROJECT_ID,
+            "DMS_REGION": DEMO_REGION,
+            "DMS_ENDPOINT": sim.url,
+        }
+    )
+    runtime = build_runtime(settings)
+    try:
+        outcome = await runtime.service.command("prod-orders last 1d", ONCALL)
+    finally:
+        await runtime.aclose()
+    assert isinstance(outcome, TaskReport), outcome
+    assert sim.stats["rejected_auth"] == 0
