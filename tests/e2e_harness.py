@@ -251,20 +251,23 @@ def bot_env(
     return env
 
 
-async def _pump(stream: asyncio.StreamReader, output: list[str], ready: asyncio.Event) -> None:
+async def _pump(
+    stream: asyncio.StreamReader, output: list[str], ready: asyncio.Event, ready_line: str
+) -> None:
     # Keeps reading for the life of the process: an undrained pipe would block its logging.
     while line := await stream.readline():
         text = line.decode(errors="replace")
         output.append(text)
-        if STARTUP_LINE in text:
+        if ready_line in text:
             ready.set()
 
 
 @asynccontextmanager
 async def serve_bot(
-    env: Mapping[str, str], *, startup_timeout: float = 20
+    env: Mapping[str, str], *, startup_timeout: float = 20, ready_line: str = STARTUP_LINE
 ) -> AsyncIterator[BotProcess]:
-    """`dms-tasks-bot serve` on a free loopback port, ready when uvicorn says so."""
+    """`dms-tasks-bot serve` on a free loopback port, ready when it prints `ready_line` (by
+    default uvicorn's start-up line)."""
     port = free_port()
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -284,7 +287,7 @@ async def serve_bot(
     assert process.stdout is not None
     output: list[str] = []
     ready = asyncio.Event()
-    pump = asyncio.create_task(_pump(process.stdout, output, ready))
+    pump = asyncio.create_task(_pump(process.stdout, output, ready, ready_line))
     exited = asyncio.create_task(process.wait())
     started = asyncio.create_task(ready.wait())
     try:

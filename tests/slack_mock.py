@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 BOT_TOKEN = "xoxb-1-e2e-test-token"
+APP_TOKEN = "xapp-1-e2e-app-token"
 TEAM_ID = "T1"
 BOT_USER_ID = "UBOT"
 BOT_ID = "BBOT"
@@ -29,6 +30,10 @@ DEFAULT_TZ = "Europe/Berlin"
 AUTH_TEST = "/api/auth.test"
 USERS_INFO = "/api/users.info"
 POST_MESSAGE = "/api/chat.postMessage"
+# Socket Mode: a connection opening is recorded under SOCKET_OPENED, every frame the app sends
+# (acks of envelopes) under SOCKET_FRAMES.
+SOCKET_OPENED = "/socket/opened"
+SOCKET_FRAMES = "/socket"
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,7 @@ class MockSlack:
         self._ts = itertools.count(1)
         self._hooks = itertools.count(1)
         self._runner: web.AppRunner | None = None
+        self._sockets: list[web.WebSocketResponse] = []
         self.url = ""
 
     # ---- configuration -----------------------------------------------------------------------
@@ -109,6 +115,7 @@ class MockSlack:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/webhook/{hook_id}", self._webhook)
+        app.router.add_get(SOCKET_FRAMES, self._socket)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -119,13 +126,34 @@ class MockSlack:
         self.url = f"http://127.0.0.1:{port}"
 
     async def stop(self) -> None:
+        for socket in self._sockets:
+            await socket.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
 
-    async def _record(self, request: web.Request, body: dict[str, Any], status: int) -> None:
+    async def send_envelope(self, envelope: dict[str, Any]) -> None:
+        """Push a Socket Mode envelope to the newest connection, as Slack pushes events."""
+        await self._sockets[-1].send_json(envelope)
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        self._sockets.append(socket)
+        await socket.send_json(
+            {"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A1"}}
+        )
+        await self._record(request, {}, 101, path=SOCKET_OPENED)
+        async for frame in socket:
+            if frame.type == WSMsgType.TEXT:
+                await self._record(request, json.loads(frame.data), 101)
+        return socket
+
+    async def _record(
+        self, request: web.Request, body: dict[str, Any], status: int, *, path: str | None = None
+    ) -> None:
         call = RecordedCall(
-            path=request.path,
+            path=path or request.path,
             body=body,
             headers=dict(request.headers),
             status=status,
@@ -139,6 +167,10 @@ class MockSlack:
         body = await _parsed_body(request)
         method = request.match_info["method"]
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if method == "apps.connections.open" and token == APP_TOKEN:
+            await self._record(request, body, 200)
+            ws_url = self.url.replace("http://", "ws://", 1) + SOCKET_FRAMES
+            return web.json_response({"ok": True, "url": ws_url})
         if token != self.bot_token:
             await self._record(request, body, 200)
             return web.json_response({"ok": False, "error": "invalid_auth"})

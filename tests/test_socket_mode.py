@@ -1,0 +1,88 @@
+"""`dms-tasks-bot serve` with SLACK_APP_TOKEN: Socket Mode instead of HTTP.
+
+The real process opens the connection through apps.connections.open on the mock Slack, which
+then pushes envelopes over the WebSocket, as Slack does; the process must ack each envelope and
+answer through response_url exactly as in HTTP mode.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qs
+
+from bot.ids import ActionId
+from bot.query import decode_state
+from bot.simulator import (
+    DEMO_AK,
+    DEMO_PROJECT_ID,
+    DEMO_REGION,
+    DEMO_SK,
+    SimulatorConfig,
+    start_simulator,
+)
+from tests.e2e_harness import bot_env, button, serve_bot, signed_click, signed_command
+from tests.slack_mock import APP_TOKEN, SOCKET_FRAMES, SOCKET_OPENED, start_mock_slack
+
+CHANNEL, USER = "C0ONCALL", "U0ALICE"
+
+
+def form_fields(body: bytes) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()}
+
+
+async def test_socket_mode_acks_envelopes_and_answers_at_the_response_url() -> None:
+    async with (
+        start_simulator(SimulatorConfig(bulk_tasks=50)) as sim,
+        start_mock_slack() as slack,
+    ):
+        env = bot_env(
+            mock=slack,
+            dms_endpoint=sim.url,
+            ak=DEMO_AK,
+            sk=DEMO_SK,
+            project_id=DEMO_PROJECT_ID,
+            region=DEMO_REGION,
+            config_path=None,
+            extra={"SLACK_APP_TOKEN": APP_TOKEN, "SLACK_SIGNING_SECRET": ""},
+        )
+        async with serve_bot(env, ready_line="serving in Socket Mode"):
+            await slack.wait_for(SOCKET_OPENED)
+            url = slack.response_url()
+            command = form_fields(
+                signed_command("prod-orders last 7d limit=5", CHANNEL, USER, url).body
+            )
+            await slack.send_envelope(
+                {
+                    "envelope_id": "env-command",
+                    "type": "slash_commands",
+                    "accepts_response_payload": True,
+                    "payload": command,
+                }
+            )
+            [ack] = await slack.wait_for(SOCKET_FRAMES)
+            assert ack.body["envelope_id"] == "env-command"
+            [answer] = await slack.wait_for(url)
+            listing: dict[str, Any] = answer.body
+            assert listing["response_type"] == "ephemeral"
+            assert listing["text"].startswith("prod-orders")
+
+            click_url = slack.response_url()
+            nxt = button(listing, ActionId.NEXT)
+            click = signed_click(nxt, listing["blocks"], CHANNEL, USER, click_url)
+            payload = json.loads(form_fields(click.body)["payload"])
+            await slack.send_envelope(
+                {
+                    "envelope_id": "env-click",
+                    "type": "interactive",
+                    "accepts_response_payload": False,
+                    "payload": payload,
+                }
+            )
+            acks = await slack.wait_for(SOCKET_FRAMES, count=2)
+            assert acks[1].body["envelope_id"] == "env-click"
+            [page_two] = await slack.wait_for(click_url)
+            assert page_two.body["replace_original"] is True
+            query, _ = decode_state(button(page_two.body, ActionId.PREV)["value"])
+            assert query.page == 1
+            assert query.window == decode_state(nxt["value"])[0].window
