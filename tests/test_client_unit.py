@@ -612,6 +612,39 @@ async def test_connection_errors_are_retried_then_reported() -> None:
 
 
 @pytest.mark.parametrize(
+    "failure",
+    [
+        httpx.ProxyError("proxy refused"),
+        httpx.RemoteProtocolError("server disconnected"),
+        httpx.ReadError("reset by peer"),
+    ],
+)
+async def test_every_transport_failure_is_retried_then_a_dms_error(failure: Exception) -> None:
+    script = Script(failure)
+    with pytest.raises(DmsUnavailableError, match="could not be reached"):
+        await make_client(script).list_tasks(REF)
+    assert script.calls == 4
+
+
+async def test_a_body_that_does_not_decode_is_retried_as_malformed() -> None:
+    answers = [b"not gzip", None]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = answers.pop(0) if answers else b"still not gzip"
+        if body is None:
+            return OK
+        # A stream, not content=: httpx decodes the body when the client reads it.
+        return httpx.Response(
+            200, stream=httpx.ByteStream(body), headers={"Content-Encoding": "gzip"}
+        )
+
+    page = await make_client(handler).list_tasks(REF)
+    assert page.total == 1 and answers == []
+    with pytest.raises(DmsUnavailableError, match="could not be decoded"):
+        await make_client(handler).list_tasks(REF)
+
+
+@pytest.mark.parametrize(
     "content",
     [b"<html>gateway error</html>", b'{"tasks": "oops"}', b"[1, 2]", b'{"task_count": "3", "ta'],
 )

@@ -461,13 +461,17 @@ class DmsClient:
             )
         except httpx.TimeoutException:
             return _Failure(kind="timeout", what=f"timed out after {self._timeout_text()}")
-        except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-            return _Failure(kind="connection", what=f"could not be reached ({type(exc).__name__})")
         except httpx.UnsupportedProtocol as exc:
             raise DmsUnavailableError(
                 summary=f"The DMS API address {_quote(url)} is not a usable http(s) URL.",
                 hint="An admin should check DMS_ENDPOINT / DMS_REGION.",
             ) from exc
+        except httpx.TransportError as exc:
+            # Resets, refused connections, a proxy in the way, a gateway breaking HTTP framing.
+            return _Failure(kind="connection", what=f"could not be reached ({type(exc).__name__})")
+        except httpx.DecodingError:
+            # A body whose Content-Encoding does not decode is as unusable as one that is not JSON.
+            return _Failure(kind="malformed", what="returned a response that could not be decoded")
         except DmsError as exc:
             # Raised by an auth flow (the IAM token request); it says itself whether a retry
             # can help.
