@@ -540,6 +540,14 @@ async def test_throttling_that_persists_ends_in_a_throttled_error() -> None:
     assert time.delays == [2.0, 2.0, 2.0]
 
 
+async def test_throttling_without_retry_after_waits_the_gateways_two_to_five_seconds() -> None:
+    time = FakeTime()
+    script = Script(error_response(429, "APIGW.0308"), error_response(429, "APIGW.0308"), OK)
+    await make_client(script, time=time).list_tasks(REF)
+    assert script.calls == 3
+    assert len(time.delays) == 2 and all(2.0 <= d <= 5.0 for d in time.delays)
+
+
 async def test_the_budget_bounds_time_spent_including_slow_answers() -> None:
     time = FakeTime()
     calls = 0

@@ -73,11 +73,18 @@ class RetryPolicy:
     base_delay_s: float = 0.25
     max_delay_s: float = 5.0
     budget_s: float = 20.0
+    # A 429 without Retry-After: API Gateway counts requests per second (APIGW.0308, 200/s per
+    # API by default) and Huawei says to come back after 2-5 s; a retry within the same second
+    # only spends an attempt.
+    throttled_delay_s: tuple[float, float] = (2.0, 5.0)
 
     def backoff(self, retry_number: int, rng: random.Random) -> float:
         """The jittered delay before retry `retry_number` (1 for the first retry)."""
         ceiling = min(self.max_delay_s, self.base_delay_s * (2 ** (retry_number - 1)))
         return rng.uniform(0.0, max(ceiling, 0.0))
+
+    def throttled_backoff(self, rng: random.Random) -> float:
+        return rng.uniform(*self.throttled_delay_s)
 
 
 @dataclass(frozen=True)
@@ -523,6 +530,8 @@ class DmsClient:
         remaining = self._retry.budget_s - (self._monotonic() - started)
         if failure.retry_after_s is not None:
             delay = failure.retry_after_s
+        elif failure.kind == "throttled":
+            delay = self._retry.throttled_backoff(self._rng)
         else:
             delay = self._retry.backoff(attempt, self._rng)
         if delay > remaining:
