@@ -43,6 +43,7 @@ from bot.dms.models import (
     Task,
     TaskPage,
     TaskWindow,
+    parse_count,
 )
 from bot.settings import InstanceRef
 
@@ -320,7 +321,7 @@ class DmsClient:
             fresh = [i for i in batch if i.instance_id not in seen]
             seen.update(i.instance_id for i in fresh)
             found.extend(fresh)
-            total = _as_int(body.get("instance_num"))
+            total = parse_count(body.get("instance_num"))
             offset += len(raw)
             if not fresh or len(raw) < MAX_INSTANCE_PAGE_SIZE:
                 break
@@ -669,15 +670,6 @@ def _instance_list_problem(body: dict[str, Any]) -> str | None:
     if any(not isinstance(i, dict) or not i.get("instance_id") for i in instances):
         return "an instance has no instance_id"
     return None
-
-
-def _as_int(value: Any) -> int | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        return None
 
 
 def _newest_first_unique(pages: list[TaskPage]) -> tuple[Task, ...]:

@@ -119,7 +119,8 @@ class Task(BaseModel):
         return value not in (None, {}, [], "")
 
 
-def _parse_count(value: Any) -> int | None:
+def parse_count(value: Any) -> int | None:
+    """A count the API sends as a string, an int or not at all; None when it is not usable."""
     if value is None or isinstance(value, bool):
         return None
     try:
@@ -144,9 +145,7 @@ class TaskPage(BaseModel):
     def from_api(cls, body: dict[str, Any], *, start: int, limit: int) -> TaskPage:
         raw_tasks = body.get("tasks") or []
         tasks = tuple(Task.model_validate(t) for t in raw_tasks if isinstance(t, dict))
-        return cls(
-            tasks=tasks, total=_parse_count(body.get("task_count")), start=start, limit=limit
-        )
+        return cls(tasks=tasks, total=parse_count(body.get("task_count")), start=start, limit=limit)
 
 
 class TaskWindow(BaseModel):
