@@ -4,6 +4,7 @@ lifetimes by window kind, failures shared but not kept, cancellation safety, bou
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -235,6 +236,32 @@ async def test_a_call_every_waiter_abandoned_still_fills_the_cache(
     backend.gate.set()
     assert len((await follower).value.tasks) == 1
     assert len(backend.requests) == 1
+
+
+async def test_a_failure_nobody_waits_for_any_more_is_not_reported_as_unretrieved(
+    cache: TaskCache, backend: Backend
+) -> None:
+    loop = asyncio.get_running_loop()
+    reported: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _loop, context: reported.append(context))
+    try:
+        backend.failures_left = 1
+        backend.hold()
+        lonely = asyncio.ensure_future(cache.window(REF, *PAST))
+        await backend.entered.wait()
+        (shared,) = cache._inflight.values()
+        lonely.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await lonely
+        backend.gate.set()
+        await asyncio.wait([shared])
+        assert shared.done() and not shared.cancelled()
+        del shared
+        gc.collect()
+        assert reported == []
+        assert cache._inflight == {}
+    finally:
+        loop.set_exception_handler(None)
 
 
 async def test_size_is_bounded_and_least_recently_used_goes_first(
