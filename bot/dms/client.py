@@ -546,9 +546,9 @@ class DmsClient:
     # ---- error mapping -----------------------------------------------------------------------
 
     def _give_up(self, failure: _Failure, op: _Operation, attempts: int) -> DmsError:
-        tries = "once" if attempts == 1 else f"{attempts} times"
         if failure.raised is not None:
             return failure.raised
+        tries = "once" if attempts == 1 else f"{attempts} times"
         if failure.kind == "throttled":
             return DmsThrottledError(
                 summary="Huawei Cloud is throttling requests; try again in a minute.",

@@ -3,7 +3,7 @@ hint for the person who reads it in Slack."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass
@@ -16,7 +16,7 @@ class DmsError(Exception):
     error_code: str | None = None
     error_msg: str | None = None
     request_id: str | None = None
-    retryable: bool = field(default=False)
+    retryable: bool = False
 
     def __str__(self) -> str:
         parts = [self.summary]
@@ -28,12 +28,9 @@ class DmsError(Exception):
         return " ".join(parts)
 
     def reference(self) -> str:
-        bits = [
-            b
-            for b in (self.error_code, f"request {self.request_id}" if self.request_id else None)
-            if b
-        ]
-        return ", ".join(bits)
+        """What support asks for: the API's error code and the request id."""
+        request = f"request {self.request_id}" if self.request_id else None
+        return ", ".join(b for b in (self.error_code, request) if b)
 
 
 class DmsAuthError(DmsError):

@@ -171,7 +171,6 @@ class IamTokenAuth(httpx.Auth):
                 error_code=_iam_error_code(response),
                 request_id=request_id,
             )
-        expires_at = None
         try:
             expires_at = parse_api_time(response.json()["token"]["expires_at"])
         except (ValueError, KeyError, TypeError):

@@ -1,6 +1,6 @@
 """The DMS API simulator: a real aiohttp HTTP server speaking the background-task, instance and
-IAM token APIs the way /work/shared/dms-api.md describes them, with AK/SK verification and fault
-injection.
+IAM token APIs the way the Huawei Cloud API reference and the official SDK describe them, with
+AK/SK verification and fault injection.
 
 Choices where the real API's behaviour is undocumented (each one a guess at the realistic answer):
 - Auth failures of every kind on the AK/SK path (no or bad Authorization, unknown AK, bad
