@@ -752,6 +752,14 @@ async def test_bad_request_quotes_the_api_message_briefly() -> None:
     assert "window" in error.hint
 
 
+async def test_a_redirect_points_at_the_endpoint_setting_and_is_not_retried() -> None:
+    script = Script(httpx.Response(301, headers={"Location": "https://elsewhere.example/"}))
+    with pytest.raises(DmsUnavailableError) as caught:
+        await make_client(script).list_tasks(REF)
+    assert script.calls == 1
+    assert "HTTP 301" in caught.value.summary and "DMS_ENDPOINT" in caught.value.hint
+
+
 async def test_request_id_comes_from_the_header_when_the_body_has_none() -> None:
     answer = httpx.Response(404, content=b"Not Found", headers={"X-Request-Id": "hdr-1"})
     with pytest.raises(DmsNotFoundError) as caught:

@@ -586,6 +586,15 @@ class DmsClient:
             "request_id": request_id,
         }
         where = f"project {op.project_id}, region {op.region}"
+        if status < 400:
+            # The client follows no redirects: a 3xx means the address leads somewhere other than
+            # the API (http instead of https, a login portal, a proxy's page).
+            return DmsUnavailableError(
+                summary=f"The DMS API address answered HTTP {status} instead of the API when "
+                f"asked to {op.action}.",
+                hint="An admin should check DMS_ENDPOINT / DMS_REGION.",
+                **fields,
+            )
         if status == 401:
             uses_token = getattr(self._auth, "uses_iam_token", False)
             if code in _TOKEN_ERROR_CODES or uses_token:
