@@ -128,6 +128,7 @@ def escape(text: str) -> str:
 
 
 def unescape(text: str) -> str:
+    # &amp; last, so that a typed "&amp;lt;" comes back as "&lt;", not "<".
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 

@@ -36,7 +36,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.blockkit import MAX_BUTTON_VALUE, slack_len
+from bot.blockkit import MAX_BUTTON_VALUE, slack_len, unescape
 from bot.dms.models import MAX_PAGE_SIZE, TaskStatus
 
 COMMAND = "/dms-tasks"
@@ -125,7 +125,14 @@ class QueryError(ValueError):
 
 WINDOW_WORDS = ("last", "since", "between", "today", "yesterday")
 HELP_WORDS = frozenset({"help", "?", "-h", "--help"})
-KEYS = ("status", "name", "user", "limit", "page")
+_KEY_EXAMPLES = {
+    "status": "status=failed",
+    "name": "name=*Topic*",
+    "user": "user=alice",
+    "limit": "limit=20",
+    "page": "page=2",
+}
+KEYS = tuple(_KEY_EXAMPLES)
 VOCABULARY = (*WINDOW_WORDS, "help", *(f"{k}=" for k in KEYS))
 
 STATUS_ALIASES: dict[str, str] = {
@@ -163,12 +170,10 @@ for _words, _seconds, _label in (
 
 _AMOUNT = re.compile(r"([0-9]+)([a-z]+)", re.ASCII)
 _NUMBER = re.compile(r"[0-9]+", re.ASCII)
-_CLOCK = re.compile(r"([0-9]{1,2}):([0-9]{2})", re.ASCII)
-_CLOCK_12 = re.compile(r"([0-9]{1,2})(?::([0-9]{2}))?(am|pm|a\.m\.|p\.m\.)", re.ASCII)
-_HOUR_12 = re.compile(r"([0-9]{1,2})(?::([0-9]{2}))?", re.ASCII)
+_CLOCK = re.compile(r"([0-9]{1,2})(?::([0-9]{2}))?(am|pm|a\.m\.|p\.m\.)?", re.ASCII)
+_HALVES = ("am", "pm", "a.m.", "p.m.")
 _DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})", re.ASCII)
 _DATE_TIME = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})t([0-9]{1,2}:[0-9]{2})", re.ASCII)
-_DURATION_LIKE = re.compile(r"[0-9]+[a-z]+", re.ASCII)
 
 # Slack clients on phones turn straight quotes into curly ones.
 _QUOTE_PAIRS = {'"': '"', "'": "'", "“": "”", "‘": "’", "„": "“"}
@@ -278,34 +283,26 @@ class _Point:
 
 
 def _read_clock(tokens: Sequence[_Token], i: int) -> tuple[time, int] | None:
-    """`09:00`, `9am`, `9:30pm`, `9 am`, `noon`, `midnight` at tokens[i]; (time, next index)."""
+    """`09:00`, `9am`, `9:30pm`, `9 am`, `9:30 pm`, `noon`, `midnight` at tokens[i]; (time, next
+    index). Without am/pm a time needs its minutes: a bare `9` is not a clock time."""
     if i >= len(tokens):
         return None
     word = tokens[i].word
-    if word == "noon":
-        return time(12, 0), i + 1
-    if word == "midnight":
-        return time(0, 0), i + 1
+    if word in ("noon", "midnight"):
+        return time(12 if word == "noon" else 0, 0), i + 1
     m = _CLOCK.fullmatch(word)
-    if m:
-        hour, minute = int(m[1]), int(m[2])
-        return (time(hour, minute), i + 1) if hour < 24 and minute < 60 else None
-    m = _CLOCK_12.fullmatch(word)
-    consumed = 1
     if m is None:
-        m2 = _HOUR_12.fullmatch(word)
-        after = tokens[i + 1].word if i + 1 < len(tokens) else ""
-        if m2 is None or after not in ("am", "pm", "a.m.", "p.m."):
-            return None
-        hour_text, minute_text, half = m2[1], m2[2], after
-        consumed = 2
-    else:
-        hour_text, minute_text, half = m[1], m[2], m[3]
-    hour, minute = int(hour_text), int(minute_text or 0)
-    if not 1 <= hour <= 12 or minute >= 60:
         return None
-    hour = hour % 12 + (12 if half.startswith("p") else 0)
-    return time(hour, minute), i + consumed
+    hour, minute, half, stop = int(m[1]), int(m[2] or 0), m[3], i + 1
+    if half is None and stop < len(tokens) and tokens[stop].word in _HALVES:
+        half, stop = tokens[stop].word, stop + 1
+    if minute >= 60:
+        return None
+    if half is None:
+        return (time(hour, minute), stop) if m[2] is not None and hour < 24 else None
+    if not 1 <= hour <= 12:
+        return None
+    return time(hour % 12 + (12 if half.startswith("p") else 0), minute), stop
 
 
 def _read_day(word: str, today: date) -> tuple[date, str] | None:
@@ -388,29 +385,43 @@ class _Reader:
         day = (self.today - timedelta(days=1)).isoformat()
         return [["between", day, "09:00", "and", day, "11:30"], list(parts)]
 
+    def _in_future(self, start: int, stop: int) -> _Reject:
+        return _Reject(
+            f'"{_fragment(self.tokens, start, stop)}" starts in the future '
+            f"(it is {self._now_text()} now).",
+            start,
+            stop,
+            [["today"], ["last", "1h"]],
+        )
+
+    def _too_long(self, start: int, stop: int, first: date, *, fix_between: bool) -> _Reject:
+        """The message suggests a `between` starting on `first`; `fix_between` also makes it the
+        first repair tried for the example."""
+        last = first + timedelta(days=MAX_WINDOW.days - 2)
+        fixes = [["last", "31d"]]
+        if fix_between:
+            fixes.insert(0, ["between", first.isoformat(), "and", last.isoformat()])
+        return _Reject(
+            f'"{_fragment(self.tokens, start, stop)}" is longer than {MAX_WINDOW.days} days, the '
+            f'most one answer covers. For older tasks use "between", e.g. "between {first} and '
+            f'{last}".',
+            start,
+            stop,
+            fixes,
+        )
+
     def _check(self, begin: datetime, end: datetime, start: int, stop: int) -> None:
         """Every window keeps begin < end <= now and lasts at most MAX_WINDOW."""
-        fragment = _fragment(self.tokens, start, stop)
         if begin >= self.now:
-            raise _Reject(
-                f'"{fragment}" starts in the future (it is {self._now_text()} now).',
-                start,
-                stop,
-                [["today"], ["last", "1h"]],
-            )
+            raise self._in_future(start, stop)
         if end <= begin:
             problem = "holds no time" if end == begin else "ends before it begins"
-            raise _Reject(f'"{fragment}" {problem}.', start, stop, [["last", "1h"]])
+            raise _Reject(
+                f'"{_fragment(self.tokens, start, stop)}" {problem}.', start, stop, [["last", "1h"]]
+            )
         if end - begin > MAX_WINDOW:
             first = begin.astimezone(self.tz).date()
-            last = first + timedelta(days=MAX_WINDOW.days - 2)
-            raise _Reject(
-                f'"{fragment}" is longer than {MAX_WINDOW.days} days, the most one answer covers. '
-                f'For older tasks use "between", e.g. "between {first} and {last}".',
-                start,
-                stop,
-                [["between", first.isoformat(), "and", last.isoformat()], ["last", "31d"]],
-            )
+            raise self._too_long(start, stop, first, fix_between=True)
 
     def last(self, i: int) -> _Window:
         amount = _read_amount(self.tokens, i + 1)
@@ -418,7 +429,7 @@ class _Reader:
             stop = min(i + 2, len(self.tokens))
             fixes: list[list[str]] = [["last", "1h"]]
             if i + 1 < len(self.tokens):
-                m = re.match(r"[0-9]+", self.tokens[i + 1].word, re.ASCII)
+                m = _NUMBER.match(self.tokens[i + 1].word)
                 if m and len(m[0]) <= 4:
                     fixes.insert(0, ["last", f"{int(m[0])}m"])
             raise self._not_a_window(i, stop, fixes)
@@ -433,17 +444,10 @@ class _Reader:
                 [["last", f"1{unit}"], ["last", "1h"]],
             )
         if count * seconds > MAX_WINDOW.total_seconds():
+            # Checked before any date arithmetic: "last 99999999w" would overflow it.
             back = min(-(-count * seconds // 86400), 366)
             first = self.today - timedelta(days=back)
-            last = first + timedelta(days=MAX_WINDOW.days - 2)
-            raise _Reject(
-                f'"{_fragment(self.tokens, i, stop)}" is longer than {MAX_WINDOW.days} days, the '
-                'most one answer covers. For older tasks use "between", e.g. '
-                f'"between {first} and {last}".',
-                i,
-                stop,
-                [["last", "31d"]],
-            )
+            raise self._too_long(i, stop, first, fix_between=False)
         return _Window(self.now - timedelta(seconds=count * seconds), self.now, label, i, stop)
 
     def since(self, i: int) -> _Window:
@@ -476,17 +480,12 @@ class _Reader:
     def _check_day(self, day: date, start: int, stop: int) -> None:
         # Refuse far-off dates before converting them: near year 1 or 9999 zone arithmetic
         # overflows. How far back a window may reach is _check's business, not this.
-        fragment = _fragment(self.tokens, start, stop)
         if day > self.today + timedelta(days=1):
-            raise _Reject(
-                f'"{fragment}" starts in the future (it is {self._now_text()} now).',
-                start,
-                stop,
-                [["today"], ["last", "1h"]],
-            )
+            raise self._in_future(start, stop)
         if day < self.today - timedelta(days=MAX_DAYS_BACK):
             raise _Reject(
-                f'"{fragment}" is more than {MAX_DAYS_BACK // 365} years ago.',
+                f'"{_fragment(self.tokens, start, stop)}" is more than {MAX_DAYS_BACK // 365} '
+                "years ago.",
                 start,
                 stop,
                 [["last", "31d"]],
@@ -645,10 +644,10 @@ def _parse(tokens: Sequence[_Token], now: datetime, tz: ZoneInfo) -> TaskQuery |
             seen.add(key)
             if not value.strip():
                 raise _Reject(
-                    f'"{_snippet(token.raw)}" needs a value, e.g. {_key_example(key)}.',
+                    f'"{_snippet(token.raw)}" needs a value, e.g. {_KEY_EXAMPLES[key]}.',
                     i,
                     i + 1,
-                    [[_key_example(key)], []],
+                    [[_KEY_EXAMPLES[key]], []],
                 )
             if key == "status":
                 statuses |= _statuses(value, token.raw, i)
@@ -679,16 +678,6 @@ def _parse(tokens: Sequence[_Token], now: datetime, tz: ZoneInfo) -> TaskQuery |
         limit=numbers.get("limit", DEFAULT_LIMIT),
         page=numbers.get("page", 1),
     )
-
-
-def _key_example(key: str) -> str:
-    return {
-        "status": "status=failed",
-        "name": "name=*Topic*",
-        "user": "user=alice",
-        "limit": "limit=20",
-        "page": "page=2",
-    }[key]
 
 
 def _statuses(value: str, raw: str, i: int) -> set[str]:
@@ -768,7 +757,7 @@ def _unknown_word(tokens: Sequence[_Token], i: int, has_target: bool) -> _Reject
             i + 1,
             [[f"status={word}"], []],
         )
-    if _DURATION_LIKE.fullmatch(word) and _read_amount(tokens, i):
+    if _AMOUNT.fullmatch(word) and _read_amount(tokens, i):
         return _Reject(
             f'I don\'t understand "{shown}". Did you mean "last {token.raw}"?',
             i,
@@ -841,12 +830,6 @@ def _fallbacks(tokens: Sequence[_Token]) -> list[str]:
     return out
 
 
-def _unescape(text: str) -> str:
-    # Slack escapes &, < and > as HTML entities in the text it sends (its text formatting rules);
-    # &amp; last, so that a typed "&amp;lt;" stays "&lt;".
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-
-
 def parse_command(text: str, *, now: datetime, tz: ZoneInfo) -> TaskQuery | HelpRequest:
     """Read the slash command's text. Raises QueryError naming the bad fragment, with a valid
     command close to what was typed as the example. `now` is aware (naive counts as UTC)."""
@@ -859,7 +842,8 @@ def parse_command(text: str, *, now: datetime, tz: ZoneInfo) -> TaskQuery | Help
             f"That command is {len(text)} characters long; I read at most {MAX_TEXT}.",
             _example([*candidates, "last 1h"], now, tz),
         )
-    text = _unescape(text)
+    # Slack sends &, < and > as HTML entities in command text (its text formatting rules).
+    text = unescape(text)
     try:
         tokens = _tokenize(text)
     except _TokenError as exc:
@@ -1086,7 +1070,7 @@ def refreshed(window: TimeWindow, now: datetime) -> TimeWindow:
     `today`) move their end to now; `last …` keeps its length, the others grow (never past
     MAX_WINDOW). Fixed windows (`between`, `yesterday`) stay as they are.
     """
-    now = now.astimezone(UTC).replace(microsecond=0)
+    now = _normalize_now(now)
     if now <= window.end:
         return window
     if window.label.startswith("last "):

@@ -86,6 +86,7 @@ WINDOWS = [
     ("x since 9am", BERLIN, utc(11, 28, 8), NOW, "since 09:00"),
     ("x since 9 AM", BERLIN, utc(11, 28, 8), NOW, "since 09:00"),
     ("x since 9:30pm", UTC_Z, utc(11, 27, 21, 30), NOW, "since 21:30"),
+    ("x since 9:30 pm", UTC_Z, utc(11, 27, 21, 30), NOW, "since 21:30"),
     ("x since 12am", UTC_Z, utc(11, 28, 0), NOW, "since 00:00"),
     ("x since 12pm", UTC_Z, utc(11, 28, 12), NOW, "since 12:00"),
     ("x since noon", KOLKATA, utc(11, 28, 6, 30), NOW, "since 12:00"),
