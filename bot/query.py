@@ -1022,9 +1022,10 @@ def format_duration(delta: timedelta) -> str:
     return f"{sign}{days} d {rest} h" if rest else f"{sign}{days} d"
 
 
-def _day_text(day: date, reference: date) -> str:
+def format_day(day: date, today: date) -> str:
+    """`5 Mar`, with the year only when it is not this year's."""
     text = f"{day.day} {day:%b}"
-    return text if day.year == reference.year else f"{text} {day.year}"
+    return text if day.year == today.year else f"{text} {day.year}"
 
 
 def _span(begin: datetime, end: datetime, reference: date) -> str:
@@ -1039,10 +1040,10 @@ def _span(begin: datetime, end: datetime, reference: date) -> str:
     if begin.date() == end_day == reference:
         return f"{first}–{end_clock} {end_name}"
     if begin.date() == end_day:
-        return f"{_day_text(begin.date(), reference)} {first}–{end_clock} {end_name}"
+        return f"{format_day(begin.date(), reference)} {first}–{end_clock} {end_name}"
     return (
-        f"{_day_text(begin.date(), reference)} {first} – "
-        f"{_day_text(end_day, reference)} {end_clock} {end_name}"
+        f"{format_day(begin.date(), reference)} {first} – "
+        f"{format_day(end_day, reference)} {end_clock} {end_name}"
     )
 
 

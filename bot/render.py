@@ -48,6 +48,7 @@ from bot.query import (
     TaskQuery,
     describe_window,
     encode_state,
+    format_day,
     format_duration,
 )
 from bot.redact import REDACTED, is_secret_key, redact
@@ -89,8 +90,9 @@ MAX_LISTED_INSTANCES = 30
 FRESH = timedelta(seconds=5)
 
 # Slack conversation ids: C (public), G (private / mpim), D (IM). Only these become <#...> links.
-_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{1,30}$")
-_USER_ID = re.compile(r"^[UW][A-Z0-9]{1,30}$")
+# Matched with fullmatch: `$` alone would let a trailing newline into the token.
+_CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{1,30}")
+_USER_ID = re.compile(r"[UW][A-Z0-9]{1,30}")
 
 
 # ---- small pieces ----------------------------------------------------------------------------
@@ -174,10 +176,10 @@ def _piece(text: str, limit: int) -> str:
     return truncate(escape(" ".join(text.split())), limit)
 
 
-def _join_words(items: Sequence[str]) -> str:
+def _join_words(items: Sequence[str], conjunction: str = "and") -> str:
     if len(items) <= 1:
         return "".join(items)
-    return f"{', '.join(items[:-1])} and {items[-1]}"
+    return f"{', '.join(items[:-1])} {conjunction} {items[-1]}"
 
 
 def _tz_name(tz: ZoneInfo, at: datetime) -> str:
@@ -191,11 +193,8 @@ def _clock_time(moment: datetime, tz: ZoneInfo, now: datetime) -> str:
         # A timestamp at the edge of year 1 or 9999 (the API sends what it has) has no local time.
         return f"{moment.date().isoformat()} {moment:%H:%M} UTC"
     today = now.astimezone(tz).date()
-    if local.date() == today:
-        return local.strftime("%H:%M")
-    if local.year == today.year:
-        return local.strftime("%d %b %H:%M").lstrip("0")
-    return local.strftime("%d %b %Y %H:%M").lstrip("0")
+    clock = f"{local:%H:%M}"
+    return clock if local.date() == today else f"{format_day(local.date(), today)} {clock}"
 
 
 def _ago(moment: datetime, now: datetime) -> str:
@@ -250,11 +249,17 @@ def _window_text(report: TaskReport) -> str:
         return escape(report.query.window.label)
 
 
-def _counts_text(report: TaskReport) -> str:
+def _status_counts(report: TaskReport) -> dict[str, int]:
+    """The window's counts by upper-case status; spellings of one status are added up."""
     counts: dict[str, int] = {}
     for status, count in report.window_counts.items():
         key = str(status).strip().upper()
         counts[key] = counts.get(key, 0) + count
+    return counts
+
+
+def _counts_text(report: TaskReport) -> str:
+    counts = _status_counts(report)
     total = report.window_total
     ordered = [s for s in STATUS_ORDER if counts.get(s)]
     ordered += sorted(s for s in counts if s not in STATUS_ORDER and counts[s])
@@ -363,10 +368,8 @@ def _row_groups(report: TaskReport, room: int) -> list[tuple[int, list[dict[str,
 
 
 def _has_problems(report: TaskReport) -> bool:
-    return any(
-        str(s).strip().upper() in (TaskStatus.FAILED, TaskStatus.EXECUTING) and c > 0
-        for s, c in report.window_counts.items()
-    )
+    counts = _status_counts(report)
+    return any(counts.get(s, 0) > 0 for s in (TaskStatus.FAILED, TaskStatus.EXECUTING))
 
 
 def _pager(report: TaskReport) -> list[dict[str, Any] | None]:
@@ -408,12 +411,14 @@ def _footer(report: TaskReport) -> dict[str, Any]:
         fresh += " (cached)"
     else:
         fresh = "fetched just now"
+    # The zone is the configured default when Slack did not tell us the user's, so the footer
+    # names it without claiming whose it is.
     zone = escape(_tz_name(report.tz, report.now))
-    return _context(BlockId.FOOTER, f"{fresh} · times in {zone} (your Slack time zone)")
+    return _context(BlockId.FOOTER, f"{fresh} · times in {zone}")
 
 
 def _report_text(report: TaskReport) -> str:
-    counts = {str(s).strip().upper(): c for s, c in report.window_counts.items()}
+    counts = _status_counts(report)
     details = [
         f"{counts[s]} {status_word(s)}"
         for s in (TaskStatus.FAILED, TaskStatus.EXECUTING)
@@ -466,6 +471,15 @@ def _hidden(key: str, value: Any) -> bool:
     return is_secret_key(key) and not (value is None or isinstance(value, bool))
 
 
+def _paired_name(key: str, params: dict[str, Any]) -> str | None:
+    """`x` when `key` is `old_x` or `origin_x` and the params also hold `new_x`."""
+    for prefix in ("old_", "origin_"):
+        name = key.removeprefix(prefix)
+        if name != key and f"new_{name}" in params:
+            return name
+    return None
+
+
 def params_lines(params: dict[str, Any]) -> list[str]:
     """`x: old → new` for old_x/new_x and origin_x/new_x pairs, `key: value` for the rest.
 
@@ -473,31 +487,20 @@ def params_lines(params: dict[str, Any]) -> list[str]:
     """
     safe = redact(params)
     lines: list[str] = []
-    consumed: set[str] = set()
+    shown: set[Any] = set()
     for key in params:
-        if key in consumed:
+        if key in shown:
             continue
-        text_key = str(key)
-        for prefix in ("old_", "origin_"):
-            if text_key.startswith(prefix) and f"new_{text_key[len(prefix) :]}" in params:
-                name = text_key[len(prefix) :]
-                new_key = f"new_{name}"
-                consumed.update({key, new_key})
-                shown = _bold(_piece(name.replace("_", " "), PARAMS_KEY_LIMIT))
-                secret = _hidden(text_key, params[key]) or _hidden(new_key, params[new_key])
-                if secret or _hidden(name, params[key]):
-                    lines.append(f"{shown}: {REDACTED} (hidden)")
-                else:
-                    old, new = _value_text(safe[key]), _value_text(safe[new_key])
-                    lines.append(f"{shown}: {old} → {new}")
-                break
+        label, keys = str(key), [key]
+        name = _paired_name(label, params)
+        if name is not None and f"new_{name}" not in shown:
+            label, keys = name.replace("_", " "), [key, f"new_{name}"]
+        shown.update(keys)
+        heading = _bold(_piece(label, PARAMS_KEY_LIMIT))
+        if any(_hidden(str(k), params[k]) for k in keys):
+            lines.append(f"{heading}: {REDACTED} (hidden)")
         else:
-            consumed.add(key)
-            shown = _bold(_piece(text_key, PARAMS_KEY_LIMIT))
-            if _hidden(text_key, params[key]):
-                lines.append(f"{shown}: {REDACTED} (hidden)")
-            else:
-                lines.append(f"{shown}: {_value_text(safe[key])}")
+            lines.append(f"{heading}: {' → '.join(_value_text(safe[k]) for k in keys)}")
     return lines
 
 
@@ -588,7 +591,7 @@ def render_params(view: ParamsView) -> dict[str, Any]:
 
 
 def _channel_link(channel: str) -> str:
-    return f"<#{channel}>" if _CHANNEL_ID.match(channel) else _piece(channel, 80)
+    return f"<#{channel}>" if _CHANNEL_ID.fullmatch(channel) else _piece(channel, 80)
 
 
 def render_refusal(refusal: Refusal) -> dict[str, Any]:
@@ -634,9 +637,7 @@ def render_unknown_instance(unknown: UnknownInstance) -> dict[str, Any]:
     lines = [first]
     suggestions = [_piece(s, NAME_LIMIT) for s in unknown.suggestions if s.strip()][:5]
     if suggestions:
-        head = ", ".join(suggestions[:-1])
-        choice = f"{head} or {suggestions[-1]}" if head else suggestions[-1]
-        lines[0] += f" Did you mean {choice}?"
+        lines[0] += f" Did you mean {_join_words(suggestions, 'or')}?"
     example = unknown.example or (
         f"{COMMAND} {unknown.suggestions[0]} last 1h" if unknown.suggestions else f"{COMMAND} help"
     )
@@ -733,7 +734,7 @@ def shared_copy(message: dict[str, Any], user_id: str) -> dict[str, Any]:
             continue
         copy = {k: v for k, v in block.items() if k != "accessory"}
         blocks.append(copy)
-    who = f"<@{user_id}>" if _USER_ID.match(user_id) else (_piece(user_id, 40) or "someone")
+    who = f"<@{user_id}>" if _USER_ID.fullmatch(user_id) else (_piece(user_id, 40) or "someone")
     blocks = blocks[: MAX_BLOCKS - 1]
     blocks.append(_context(BlockId.NOTICE.unique("shared"), f"Shared by {who}"))
     return _checked({"text": message.get("text") or "dms-tasks", "blocks": blocks}, "shared")

@@ -305,6 +305,8 @@ def test_footer_says_how_fresh_the_data_is() -> None:
     )
     assert "fetched 12 s ago (cached)" in cached
     assert "times in CET" in cached
+    # The zone may be the default because Slack did not say: the footer does not claim it is theirs.
+    assert "your Slack" not in cached
     fresh = render_text(render_report(sketch_report(from_cache=False)))
     assert "fetched just now" in fresh
 
@@ -470,6 +472,11 @@ def test_params_lines_pairs_keep_order_and_other_keys() -> None:
     assert lines == ["*a*: 1", "*x*: o → n", "*b*: [1, 2]"]
 
 
+def test_params_lines_show_each_key_once_when_new_comes_first() -> None:
+    lines = params_lines({"new_x": "n", "old_x": "o", "origin_y": 1, "new_y": 2})
+    assert lines == ["*new_x*: n", "*old_x*: o", "*y*: 1 → 2"]
+
+
 # ---- secrets never leave ---------------------------------------------------------------------
 
 
@@ -510,6 +517,12 @@ def test_refusal_never_links_a_made_up_channel() -> None:
     dumped = all_text(render_refusal(Refusal("<!channel>", ("not a channel>",))))
     assert "<!channel>" not in dumped
     assert "<#not" not in dumped
+
+
+def test_ids_with_a_trailing_newline_are_not_turned_into_links() -> None:
+    assert "<#C01KAFKA\n>" not in all_text(render_refusal(Refusal("x", ("C01KAFKA\n",))))
+    copy = shared_copy(render_report(sketch_report()), "U0ALICE\n")
+    assert "<@" not in all_text(copy)
 
 
 def test_problem_shows_summary_reference_hint_and_example() -> None:
