@@ -595,37 +595,25 @@ def _parse(tokens: Sequence[_Token], now: datetime, tz: ZoneInfo) -> TaskQuery |
         target = tokens[0].text
         if not target.strip():
             raise _Reject("The instance name is empty.", 0, 1)
-        if len(target) > MAX_VALUE:
-            raise _Reject(
-                f'"{_snippet(target)}" is too long for an instance (at most {MAX_VALUE} '
-                "characters).",
-                0,
-                1,
-            )
-        if _has_bad_chars(target):
-            raise _Reject(f'"{_snippet(target)}" contains control characters.', 0, 1)
+        _check_text(target, target, "for an instance", 0)
         i = 1
     reader = _Reader(tokens, now, tz)
+    window_readers = {
+        "last": reader.last,
+        "since": reader.since,
+        "between": reader.between,
+        "today": reader.today_window,
+        "yesterday": reader.yesterday_window,
+    }
     window: _Window | None = None
     statuses: set[str] = set()
-    seen: set[str] = set()
     values: dict[str, str] = {}
     numbers: dict[str, int] = {}
     while i < len(tokens):
         token = tokens[i]
         word = token.word
-        if word in WINDOW_WORDS:
-            match word:
-                case "last":
-                    found = reader.last(i)
-                case "since":
-                    found = reader.since(i)
-                case "between":
-                    found = reader.between(i)
-                case "today":
-                    found = reader.today_window(i)
-                case _:
-                    found = reader.yesterday_window(i)
+        if word in window_readers:
+            found = window_readers[word](i)
             if window is not None:
                 raise _Reject(
                     f'"{_fragment(tokens, window.start, window.stop)}" and '
@@ -638,35 +626,24 @@ def _parse(tokens: Sequence[_Token], now: datetime, tz: ZoneInfo) -> TaskQuery |
             continue
         key, eq, value = token.text.partition("=")
         key = key.lower()
-        if eq and not token.quoted and key in KEYS:
-            if key in seen and key != "status":
-                raise _Reject(f'"{_snippet(token.raw)}": {key}= is given twice; use one.', i, i + 1)
-            seen.add(key)
-            if not value.strip():
-                raise _Reject(
-                    f'"{_snippet(token.raw)}" needs a value, e.g. {_KEY_EXAMPLES[key]}.',
-                    i,
-                    i + 1,
-                    [[_KEY_EXAMPLES[key]], []],
-                )
-            if key == "status":
-                statuses |= _statuses(value, token.raw, i)
-            elif key in ("limit", "page"):
-                numbers[key] = _number(key, value, token.raw, i)
-            else:
-                if len(value) > MAX_VALUE:
-                    raise _Reject(
-                        f'"{_snippet(token.raw)}" is too long (at most {MAX_VALUE} characters '
-                        f"after {key}=).",
-                        i,
-                        i + 1,
-                    )
-                if _has_bad_chars(value):
-                    raise _Reject(f'"{_snippet(token.raw)}" contains control characters.', i, i + 1)
-                values[key] = value
-            i += 1
-            continue
-        raise _unknown_word(tokens, i, target is not None)
+        if not eq or token.quoted or key not in KEYS:
+            raise _unknown_word(tokens, i, target is not None)
+        if key in values or key in numbers:
+            raise _Reject(f'"{_snippet(token.raw)}": {key}= is given twice; use one.', i, i + 1)
+        if not value.strip():
+            raise _Reject(
+                f'"{_snippet(token.raw)}" needs a value, e.g. {_KEY_EXAMPLES[key]}.',
+                i,
+                i + 1,
+                [[_KEY_EXAMPLES[key]], []],
+            )
+        if key == "status":
+            statuses |= _statuses(value, token.raw, i)
+        elif key in ("limit", "page"):
+            numbers[key] = _number(key, value, token.raw, i)
+        else:
+            values[key] = _check_text(value, token.raw, f"after {key}=", i)
+        i += 1
     if window is None:
         window = _Window(now - DEFAULT_WINDOW, now, DEFAULT_LABEL, 0, 0)
     return TaskQuery(
@@ -678,6 +655,18 @@ def _parse(tokens: Sequence[_Token], now: datetime, tz: ZoneInfo) -> TaskQuery |
         limit=numbers.get("limit", DEFAULT_LIMIT),
         page=numbers.get("page", 1),
     )
+
+
+def _check_text(value: str, raw: str, where: str, i: int) -> str:
+    """A typed name or filter value: bounded, so that it fits a button value (see encode_state),
+    and free of control characters, which Slack cannot show."""
+    if len(value) > MAX_VALUE:
+        raise _Reject(
+            f'"{_snippet(raw)}" is too long {where} (at most {MAX_VALUE} characters).', i, i + 1
+        )
+    if _has_bad_chars(value):
+        raise _Reject(f'"{_snippet(raw)}" contains control characters.', i, i + 1)
+    return value
 
 
 def _statuses(value: str, raw: str, i: int) -> set[str]:
