@@ -51,7 +51,7 @@ from bot.query import (
     format_day,
     format_duration,
 )
-from bot.redact import REDACTED, is_secret_key, redact
+from bot.redact import REDACTED, redact
 from bot.report import (
     DurationRange,
     HelpView,
@@ -466,11 +466,6 @@ def _value_text(value: Any) -> str:
     return _piece(text, PARAMS_LINE_VALUE_LIMIT)
 
 
-def _hidden(key: str, value: Any) -> bool:
-    # Booleans and nulls under secret keys are shown (see bot.redact): nothing to hide in them.
-    return is_secret_key(key) and not (value is None or isinstance(value, bool))
-
-
 def _paired_name(key: str, params: dict[str, Any]) -> str | None:
     """`x` when `key` is `old_x` or `origin_x` and the params also hold `new_x`."""
     for prefix in ("old_", "origin_"):
@@ -497,7 +492,8 @@ def params_lines(params: dict[str, Any]) -> list[str]:
             label, keys = name.replace("_", " "), [key, f"new_{name}"]
         shown.update(keys)
         heading = _bold(_piece(label, PARAMS_KEY_LIMIT))
-        if any(_hidden(str(k), params[k]) for k in keys):
+        # The redactor alone decides what is secret; a value it masked whole is said to be hidden.
+        if any(safe[k] == REDACTED for k in keys):
             lines.append(f"{heading}: {REDACTED} (hidden)")
         else:
             lines.append(f"{heading}: {' → '.join(_value_text(safe[k]) for k in keys)}")
