@@ -656,7 +656,7 @@ def render_help(help_view: HelpView) -> dict[str, Any]:
     example_lines = "\n".join(f"• {_command_example(c)}  {d}" for c, d in examples)
     grammar = "\n".join(
         [
-            "*How to ask:*  `/dms-tasks [instance] [window] [filters] [options]`",
+            f"*How to ask:*  `{COMMAND} [instance] [window] [filters] [options]`",
             "• *instance*: an alias below, an instance name or an instance id"
             + (
                 f" (here it defaults to {_piece(help_view.default_instance, NAME_LIMIT)})"
@@ -687,7 +687,7 @@ def render_help(help_view: HelpView) -> dict[str, Any]:
         _section(BlockId.NOTICE, grammar),
         _section(BlockId.FOOTER, instances),
     ]
-    return _checked(_message("How to use /dms-tasks", blocks), "help")
+    return _checked(_message(f"How to use {COMMAND}", blocks), "help")
 
 
 def render_outcome(outcome: Outcome) -> dict[str, Any]:
