@@ -594,7 +594,9 @@ def render_refusal(refusal: Refusal) -> dict[str, Any]:
     name = _piece(refusal.instance_label, NAME_LIMIT)
     text = f"I can't show {name} here."
     channels = [c for c in refusal.allowed_channels if c.strip()]
-    if channels:
+    if refusal.people_only:
+        text += " It is limited to certain people; ask an admin if you need it."
+    elif channels:
         links = [_channel_link(c) for c in channels[:MAX_LISTED_CHANNELS]]
         if len(channels) > MAX_LISTED_CHANNELS:
             links.append(_plural(len(channels) - MAX_LISTED_CHANNELS, "more channel"))

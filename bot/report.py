@@ -68,6 +68,8 @@ class Refusal:
 
     instance_label: str  # what the user typed or the alias; never more than they already know
     allowed_channels: tuple[str, ...] = ()  # channel ids where it is available
+    # The channel is allowed but the instance is limited to certain people, who exclude this one.
+    people_only: bool = False
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,15 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.dms.cache import TaskCache
-from bot.dms.errors import DmsError, DmsNotFoundError
+from bot.dms.errors import DmsAuthError, DmsError, DmsNotFoundError
 from bot.dms.models import Instance, Task, TaskStatus
 from bot.ids import ActionId
+from bot.labels import task_label
 from bot.query import (
+    COMMAND,
     HelpRequest,
     QueryError,
+    TaskFilters,
     TaskQuery,
     decode_state,
     parse_command,
@@ -90,6 +93,9 @@ class AccessPolicy:
             return True
         for alias in self._entries_for(instance):
             rule = self._config.instances[self._aliases[alias].alias or alias]
+            if rule.channels is None and rule.users is None:
+                # Once any rule exists, an entry without one is not an allowance.
+                continue
             channel_ok = rule.channels is None or requester.channel_id in rule.channels
             user_ok = rule.users is None or requester.user_id in rule.users
             if channel_ok and user_ok:
@@ -109,6 +115,14 @@ class AccessPolicy:
             for alias, ref in self._aliases.items()
             if self.allows(ref, requester)
         )
+
+
+def _matches(filters: TaskFilters, task: Task) -> bool:
+    """`name=` applies to the API name and to the label the user sees on the row."""
+    return any(
+        filters.matches(name=name, user=task.user_name, status=task.status_upper)
+        for name in (task.name, task_label(task.name))
+    )
 
 
 def _duration(task: Task) -> timedelta | None:
@@ -166,6 +180,7 @@ class TaskService:
         self._config = settings.load_config()
         self._aliases = settings.instance_refs()
         self.access = AccessPolicy(self._config, self._aliases)
+        self._names: dict[str, str] = {}  # instance id -> name, from instance lists seen
 
     # ---- use cases ---------------------------------------------------------------------------
 
@@ -205,6 +220,10 @@ class TaskService:
             )
 
     async def _command(self, text: str, requester: Requester) -> Outcome:
+        # People paste whole commands from help or a runbook into the command's text.
+        stripped = text.strip()
+        if stripped.lower().startswith(COMMAND + " ") or stripped.lower() == COMMAND:
+            text = stripped[len(COMMAND) :]
         parsed = parse_command(text, now=self._clock(), tz=requester.tz)
         if isinstance(parsed, HelpRequest):
             return await self._help(requester)
@@ -215,7 +234,7 @@ class TaskService:
         if not isinstance(resolved, InstanceRef):
             return resolved
         if not self.access.allows(resolved, requester):
-            return Refusal(target, self.access.channels_for(resolved))
+            return self._refusal(target, resolved, requester)
         query = TaskQuery(
             target=self._state_target(resolved),
             window=parsed.window,
@@ -266,8 +285,12 @@ class TaskService:
             raise QueryError("That button's value names no instance.", "/dms-tasks help")
         resolved = await self._resolve(query.target, requester, exact_only=True)
         if isinstance(resolved, InstanceRef) and not self.access.allows(resolved, requester):
-            return Refusal(query.target, self.access.channels_for(resolved))
+            return self._refusal(resolved.display_name, resolved, requester)
         return resolved
+
+    def _refusal(self, label: str, instance: InstanceRef, requester: Requester) -> Refusal:
+        channels = self.access.channels_for(instance)
+        return Refusal(label, channels, people_only=requester.channel_id in channels)
 
     async def _report(
         self, instance: InstanceRef, query: TaskQuery, requester: Requester
@@ -275,11 +298,7 @@ class TaskService:
         cached = await self._cache.window(instance, query.window.begin, query.window.end)
         window = cached.value
         counts = Counter(t.status_upper or "UNKNOWN" for t in window.tasks)
-        matching = tuple(
-            t
-            for t in window.tasks
-            if query.filters.matches(name=t.name, user=t.user_name, status=t.status_upper)
-        )
+        matching = tuple(t for t in window.tasks if _matches(query.filters, t))
         pages = max(1, math.ceil(len(matching) / query.limit))
         # Tasks can disappear between clicks (deleted records): land on the last page, not past it.
         page = min(max(query.page, 1), pages)
@@ -312,16 +331,23 @@ class TaskService:
         )
 
     async def _known_instances(self) -> list[Instance]:
-        """The default project's instances, for names; empty when they cannot be listed (help
-        and display names are a nicety that must not fail the answer)."""
+        """The default project's instances, for help; empty when they cannot be listed (the
+        identity may lack dms:instance:list). Rejected credentials are not swallowed: the user
+        must learn of them rather than see an empty list."""
         if not (self._settings.project_id and self._settings.region):
             return []
         try:
             cached = await self._cache.instances(self._settings.project_id, self._settings.region)
+        except DmsAuthError:
+            raise
         except DmsError as exc:
             log.info("could not list instances for names: %s", exc.summary)
             return []
+        self._remember_names(cached.value)
         return cached.value
+
+    def _remember_names(self, instances: list[Instance]) -> None:
+        self._names.update({i.instance_id.lower(): i.name for i in instances if i.name})
 
     def _channel_default(self, channel_id: str) -> str | None:
         channel = self._config.channels.get(channel_id)
@@ -342,12 +368,13 @@ class TaskService:
                 if ref.instance_id.lower() == target.lower():
                     return ref
             project, region = self._default_location()
-            known = {i.instance_id.lower(): i.name for i in await self._known_instances()}
+            # Names come only from instance lists already fetched: an id must not cost a second
+            # API call (a second failed signature with a bad SK, a second retry budget).
             return InstanceRef(
                 instance_id=target.lower(),
                 project_id=project,
                 region=region,
-                name=known.get(target.lower()) or None,
+                name=self._names.get(target.lower()),
             )
         if exact_only:
             return UnknownInstance(typed=target)
@@ -367,9 +394,12 @@ class TaskService:
         visible = self.access.visible_aliases(requester)
         candidates: list[str] = list(visible)
         found: InstanceRef | None = None
+        # With access rules, only configured aliases are reachable: listing instances would only
+        # reveal names the channel may not use.
         if self.access.open:
             project, region = self._default_location()
             instances = (await self._cache.instances(project, region)).value
+            self._remember_names(instances)
             exact = [i for i in instances if i.name == name] or [
                 i for i in instances if i.name.lower() == name.lower()
             ]

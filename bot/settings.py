@@ -7,12 +7,18 @@ instead of surfacing as a confusing error in Slack at 3 a.m.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Aliases are typed as the first word of a command, so they must be one word and must not read
+# as a window, help or a filter.
+_ALIAS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_RESERVED_WORDS = frozenset({"help", "last", "since", "between", "today", "yesterday"})
 
 
 class SettingsError(Exception):
@@ -264,17 +270,32 @@ def _read_config(path: Path | None) -> BotConfig:
         raise SettingsError(
             f"DMS_BOT_CONFIG file {path} has invalid entries:\n" + "\n".join(lines)
         ) from exc
+    for alias in config.instances:
+        if not _ALIAS.match(alias) or alias.lower() in _RESERVED_WORDS:
+            raise SettingsError(
+                f"DMS_BOT_CONFIG file {path}: alias {alias!r} cannot be typed as a command "
+                "target: use letters, digits, '.', '_' or '-', starting with a letter or digit, "
+                f"and none of {', '.join(sorted(_RESERVED_WORDS))}."
+            )
     lowered = [a.lower() for a in config.instances]
     if len(set(lowered)) != len(lowered):
         raise SettingsError(
             f"DMS_BOT_CONFIG file {path} defines the same alias twice (aliases are "
             "case-insensitive)."
         )
+    by_alias = {a.lower(): inst for a, inst in config.instances.items()}
     for channel, chan in config.channels.items():
-        if chan.default_instance.lower() not in lowered:
+        default = by_alias.get(chan.default_instance.lower())
+        if default is None:
             raise SettingsError(
                 f"DMS_BOT_CONFIG file {path}: channels.{channel}.default_instance is "
                 f"{chan.default_instance!r}, which is not an alias under [instances]."
+            )
+        if default.channels is not None and channel not in default.channels:
+            raise SettingsError(
+                f"DMS_BOT_CONFIG file {path}: channels.{channel}.default_instance is "
+                f"{chan.default_instance!r}, but that instance's channels do not include "
+                f"{channel}: add it there, or pick another default."
             )
     return config
 

@@ -513,6 +513,14 @@ def test_refusal_without_channels_points_to_an_admin() -> None:
     assert "Ask an admin to grant this channel access in the bot's config." in text
 
 
+def test_refusal_for_people_only_does_not_point_to_this_channel() -> None:
+    message = render_refusal(Refusal("audit", ("C01KAFKA",), people_only=True))
+    text = message["blocks"][0]["text"]["text"]
+    assert "limited to certain people" in text
+    assert "<#C01KAFKA>" not in text
+    assert_valid(message)
+
+
 def test_refusal_never_links_a_made_up_channel() -> None:
     dumped = all_text(render_refusal(Refusal("<!channel>", ("not a channel>",))))
     assert "<!channel>" not in dumped

@@ -141,6 +141,12 @@ channels = ["C_ONCALL"]
 [instances.billing]
 instance_id = "{instance_id(sim, "prod-billing")}"
 channels = ["C_ONCALL", "C_BILLING"]
+[instances.events]
+instance_id = "{instance_id(sim, "staging-events")}"
+[instances.audit]
+instance_id = "{instance_id(sim, "bulk-audit")}"
+channels = ["C_ONCALL"]
+users = ["U_LEAD"]
 [channels.C_ONCALL]
 default_instance = "prod-orders"
 """
@@ -266,6 +272,9 @@ async def test_channel_default_and_help_list_only_visible_instances(
     view = await ruled_runtime.service.command("", billing_only)
     assert isinstance(view, HelpView)
     assert view.instances == ("billing",)
+    view = await ruled_runtime.service.command("help", ONCALL)
+    assert isinstance(view, HelpView)
+    assert view.instances == ("prod-orders", "billing")
 
 
 async def test_channel_without_access_is_refused_without_data(
@@ -279,7 +288,15 @@ async def test_channel_without_access_is_refused_without_data(
     assert isinstance(outcome, Refusal)
     outcome = await ruled_runtime.service.command("staging-events last 1h", ONCALL)
     assert isinstance(outcome, UnknownInstance)
+    # Once rules exist, an alias without one is no allowance.
+    outcome = await ruled_runtime.service.command("events last 1h", ONCALL)
+    assert outcome == Refusal("events", ())
+    # The channel is right but the instance is limited to certain people.
+    outcome = await ruled_runtime.service.command("audit last 1h", ONCALL)
+    assert outcome == Refusal("audit", ("C_ONCALL",), people_only=True)
     assert sim.stats["list_tasks"] == calls
+    lead = Requester(channel_id="C_ONCALL", user_id="U_LEAD", tz=UTC_ZONE)
+    assert isinstance(await ruled_runtime.service.command("audit last 1h", lead), TaskReport)
 
 
 async def test_tampered_button_value_cannot_widen_access(
@@ -339,3 +356,29 @@ async def test_iam_password_settings_reach_the_api_with_a_token(sim: RunningSimu
         await runtime.aclose()
     assert isinstance(outcome, TaskReport), outcome
     assert sim.stats["rejected_auth"] == 0
+
+
+async def test_pasted_command_and_visible_labels_are_understood(open_runtime: Runtime) -> None:
+    by_label = await open_runtime.service.command(
+        '/dms-tasks prod-orders last 7d name="expand broker*"', ONCALL
+    )
+    by_name = await open_runtime.service.command("prod-orders last 7d name=extendStorage", ONCALL)
+    assert isinstance(by_label, TaskReport) and isinstance(by_name, TaskReport)
+    assert by_label.matched == by_name.matched > 0
+
+
+async def test_bad_secret_key_costs_one_signature_for_an_instance_id(
+    sim: RunningSimulator, tmp_path: Path
+) -> None:
+    settings = make_settings(sim, None, tmp_path).model_copy(update={"sk": SecretStr("wrong")})
+    runtime = build_runtime(settings)
+    try:
+        raw = instance_id(sim, "prod-orders")
+        outcome = await runtime.service.command(f"{raw} last 1h", ONCALL)
+        assert isinstance(outcome, Problem) and "APIGW.0301" in outcome.reference
+        assert sim.stats["rejected_auth"] == 1
+        # Help does not hide the credential problem behind an empty instance list.
+        outcome = await runtime.service.command("help", ONCALL)
+        assert isinstance(outcome, Problem) and "APIGW.0301" in outcome.reference
+    finally:
+        await runtime.aclose()

@@ -179,3 +179,25 @@ def test_unknown_time_zone_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = env(monkeypatch, **CLOUD, DMS_BOT_TIMEZONE="Mars/Olympus")
     with pytest.raises(SettingsError, match="Mars/Olympus"):
         settings.timezone()
+
+
+@pytest.mark.parametrize("alias", ["prod orders", "help", "Today", "status=x", "-dash"])
+def test_aliases_that_cannot_be_typed_are_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, alias: str
+) -> None:
+    text = f'[instances."{alias}"]\ninstance_id = "x"\n'
+    settings = env(monkeypatch, **CLOUD, DMS_BOT_CONFIG=write(tmp_path, text))
+    with pytest.raises(SettingsError, match="cannot be typed"):
+        settings.check_cloud()
+
+
+def test_channel_default_must_be_allowed_in_that_channel(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    text = (
+        '[instances.billing]\ninstance_id = "x"\nchannels = ["C1"]\n'
+        '[channels.C2]\ndefault_instance = "billing"\n'
+    )
+    settings = env(monkeypatch, **CLOUD, DMS_BOT_CONFIG=write(tmp_path, text))
+    with pytest.raises(SettingsError, match="do not include C2"):
+        settings.check_cloud()
