@@ -71,10 +71,14 @@ def split_words(name: str) -> list[str]:
             current, previous = "", "gap"
             continue
         following = _kind(name[index + 1]) if index + 1 < len(name) else "gap"
+        # A capital run ending in a lone "s" is a plural acronym (`AZs`, `IPs`), not a new word.
+        plural = name[index + 1 : index + 2] == "s" and (
+            index + 2 >= len(name) or _kind(name[index + 2]) != "lower"
+        )
         boundary = current and (
             (previous == "lower" and kind == "upper")
             or (previous == "digit") != (kind == "digit")
-            or (previous == "upper" and kind == "upper" and following == "lower")
+            or (previous == "upper" and kind == "upper" and following == "lower" and not plural)
         )
         if boundary:
             words.append(current)
@@ -84,6 +88,14 @@ def split_words(name: str) -> list[str]:
     if current:
         words.append(current)
     return words
+
+
+def _spoken(word: str) -> str:
+    if word.lower() in _ACRONYMS:
+        return word.upper()
+    if len(word) > 2 and word.endswith("s") and word[:-1].isupper():
+        return word  # a plural acronym: AZs, IPs
+    return word.lower()
 
 
 def task_label(name: str) -> str:
@@ -98,7 +110,7 @@ def task_label(name: str) -> str:
         words = words[1:]
     if not words:
         return name
-    spoken = [w.upper() if w.lower() in _ACRONYMS else w.lower() for w in words]
+    spoken = [_spoken(w) for w in words]
     first = spoken[0]
     spoken[0] = first[:1].upper() + first[1:]
     return " ".join(spoken)
@@ -109,7 +121,8 @@ STATUS_EMOJI: dict[str, str] = {
     TaskStatus.FAILED: "❌",
     TaskStatus.EXECUTING: "⏳",
     TaskStatus.CREATED: "🕓",
-    TaskStatus.CANCELLED: "🗑",
+    # Not the bin of DELETED: a reader must tell a cancelled task from a deleted record.
+    TaskStatus.CANCELLED: "🚫",
     TaskStatus.DELETED: "🗑",
 }
 UNKNOWN_STATUS_EMOJI = "❔"

@@ -10,8 +10,9 @@ The rule for "looks secret" (`is_secret_key`):
    spaces), at lower→upper camelCase steps, before the last capital of a capital run followed by a
    lower-case letter (`APIKey` → `API`, `Key`) and between letters and digits. Words are compared
    lower-cased.
-2. A word equal to one of `key sk ak password passwd pwd secret token credential credentials
-   sasl private apikey accesskey secretkey privatekey` makes the key secret.
+2. A word equal to one of `key keys sk ak password passwd pwd pass pw passphrase secret token
+   credential credentials sasl private apikey apikeys accesskey secretkey privatekey
+   authorization` makes the key secret.
 3. A word *containing* `password`, `passwd`, `secret`, `token`, `credential`, `sasl` or
    `private` makes it secret too (`sslpassword`, `tokens`, `saslmechanism`).
 
@@ -23,8 +24,12 @@ Values that are `true`, `false` or `null` are kept even under a secret key: they
 secret, and "sasl_enabled: true" is what the reader came to see.
 
 Kafka config changes often arrive as name/value entries (`{"name": "ssl.keystore.password",
-"value": "..."}`): in a dict that has both a name field and a value field, the name field is shown
-as is and the value fields are masked when the *name* looks secret.
+"value": "..."}`): in a dict that has both a name field (`key`, or a key ending in the word
+`name`) and a value field (a key with the word `value`), the name field is shown as is and the
+value fields are masked when the *name* looks secret.
+
+In text, passwords in URLs (`scheme://user:password@host`) and `Bearer`/`Basic` credentials are
+masked too, and `key value` pairs count as on a command line (`--password x`).
 """
 
 from __future__ import annotations
@@ -55,15 +60,27 @@ _EXACT_WORDS = frozenset(
         "accesskey",
         "secretkey",
         "privatekey",
+        # Plurals and short forms seen in connector and client configs.
+        "keys",
+        "apikeys",
+        "pass",
+        "pw",
+        "passphrase",
+        "authorization",
     }
 )
 _CONTAINED_WORDS = ("password", "passwd", "secret", "token", "credential", "sasl", "private")
 
 
-_NAME_FIELDS = frozenset({"name", "key", "param_name", "config_name", "parameter_name"})
-_VALUE_FIELDS = frozenset(
-    {"value", "values", "new_value", "old_value", "origin_value", "default_value"}
-)
+def _is_name_field(key: Any) -> bool:
+    """`name`, `key`, `config_name`, `paramName`: the field that names a name/value entry."""
+    words = key_words(str(key))
+    return bool(words) and (words == ["key"] or words[-1] == "name")
+
+
+def _is_value_field(key: Any) -> bool:
+    """`value`, `new_value`, `current_value`, `configValue`: the value of a name/value entry."""
+    return any(w in ("value", "values") for w in key_words(str(key)))
 
 
 def key_words(key: str) -> list[str]:
@@ -89,8 +106,8 @@ def _mask(value: Any) -> Any:
 
 def _name_value_secret(entry: dict[Any, Any]) -> bool | None:
     """For a name/value entry: whether its name looks secret; None if it is no such entry."""
-    names = [v for k, v in entry.items() if k in _NAME_FIELDS and isinstance(v, str)]
-    if not names or not any(k in _VALUE_FIELDS for k in entry):
+    names = [v for k, v in entry.items() if _is_name_field(k) and isinstance(v, str)]
+    if not names or not any(_is_value_field(k) for k in entry):
         return None
     return any(is_secret_key(n) for n in names)
 
@@ -101,9 +118,9 @@ def redact(value: Any) -> Any:
         named_secret = _name_value_secret(value)
         result: dict[Any, Any] = {}
         for k, v in value.items():
-            if named_secret is not None and k in _NAME_FIELDS and isinstance(v, str):
+            if named_secret is not None and _is_name_field(k) and isinstance(v, str):
                 result[k] = v
-            elif (named_secret and k in _VALUE_FIELDS) or is_secret_key(str(k)):
+            elif (named_secret and _is_value_field(k)) or is_secret_key(str(k)):
                 result[k] = _mask(v)
             else:
                 result[k] = redact(v)
@@ -130,9 +147,15 @@ def _redact_string(text: str) -> str:
 
 # The look-behind makes a key start only where a run of key characters starts: without it the
 # search retries inside every long run (a 50 KB blob) and takes quadratic time.
+# The separator may be `=`, `:` (also full-width) or, as on a command line (`--password x`),
+# plain whitespace; masking a word of prose after "password" is the safe mistake.
 _KEY_AND_SEPARATOR = re.compile(
-    r"""(?<![A-Za-z0-9_.\-])(?P<kq>["']?)(?P<key>[A-Za-z0-9_.\-]+)(?P=kq)(?P<sep>\s*[:=]\s*)"""
+    r"""(?<![A-Za-z0-9_.\-])(?P<kq>["']?)(?P<key>[A-Za-z0-9_.\-]+)(?P=kq)"""
+    r"""(?P<sep>\s*[:=：]\s*|[ \t]+)"""
 )
+# Credentials that carry no key: `scheme://user:password@host` and `Bearer <token>`.
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s]+:)[^@/\s]+(?=@)")
+_AUTH_SCHEME = re.compile(r"(?P<head>\b(?:Bearer|Basic)\s+)[A-Za-z0-9._~+/=\-]+", re.IGNORECASE)
 _UNQUOTED_END = re.compile(r"""[\s,;&}\])"']""")
 _CLOSERS = {"{": "}", "[": "]"}
 
@@ -181,6 +204,8 @@ def redact_text(text: str) -> str:
     its closing quote or bracket, or, unquoted, to whitespace or one of `, ; & } ] ) " '`. A value
     cut short runs to the end of the text, so a truncated secret is masked too.
     """
+    text = _URL_PASSWORD.sub(rf"\g<head>{REDACTED}", text)
+    text = _AUTH_SCHEME.sub(rf"\g<head>{REDACTED}", text)
     out: list[str] = []
     position = 0
     for match in _KEY_AND_SEPARATOR.finditer(text):
@@ -189,7 +214,7 @@ def redact_text(text: str) -> str:
         value_start = match.end()
         value_end = _value_end(text, value_start)
         value = text[value_start:value_end]
-        if not value or value in ("true", "false", "null"):
+        if not value or value in ("true", "false", "null") or value.startswith(REDACTED):
             continue
         quote = value[0] if value[0] in ('"', "'") else ""
         out.append(text[position:value_start])

@@ -92,3 +92,14 @@ def test_unknown_statuses() -> None:
     assert status_emoji("PAUSED") == "❔"
     assert status_word("PAUSED") == "paused"
     assert status_word("") == "unknown"
+
+
+def test_plural_acronyms_stay_whole() -> None:
+    assert (
+        task_label("rebalancePartitionLeadersAcrossAZs") == "Rebalance partition leaders across AZs"
+    )
+    assert task_label("listACLsForTopic") == "List ACLs for topic"
+
+
+def test_cancelled_and_deleted_look_different() -> None:
+    assert STATUS_EMOJI["CANCELLED"] != STATUS_EMOJI["DELETED"]

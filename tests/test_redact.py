@@ -184,3 +184,30 @@ def documents(depth: int = 3) -> st.SearchStrategy[Any]:
 def test_no_secret_value_survives_redaction(document: Any) -> None:
     assert SECRET_MARK not in json.dumps(redact(document), ensure_ascii=False)
     assert SECRET_MARK not in redact_text(json.dumps(document))
+
+
+@pytest.mark.parametrize(
+    ("document", "secret"),
+    [
+        ({"configs": [{"config_name": "sasl.jaas.config", "config_value": "jaas1"}]}, "jaas1"),
+        ({"configs": [{"name": "ssl.keystore.password", "current_value": "ks2"}]}, "ks2"),
+        ({"keys": ["k1"]}, "k1"),
+        ({"apiKeys": ["k2"]}, "k2"),
+        ({"ssl_keystore_pass": "p8"}, "p8"),
+        ({"pw": "p9"}, "p9"),
+        ({"url": "https://admin:hunter2@obs.example.com/bucket"}, "hunter2"),
+        ("postgres://u:pw9@db.internal/orders", "pw9"),
+        ({"Authorization": "Bearer eyJhbGciOi"}, "eyJhbGciOi"),
+        ({"headers": "Authorization: Bearer eyJhbGciOi"}, "eyJhbGciOi"),
+        ("--password hunter3 --sk AKSK99", "hunter3"),
+        ("--password hunter3 --sk AKSK99", "AKSK99"),
+        ("password：hunter4", "hunter4"),
+    ],
+)
+def test_secrets_in_less_common_shapes_are_masked(document: Any, secret: str) -> None:
+    assert secret not in json.dumps(redact(document), ensure_ascii=False)
+
+
+def test_name_value_entries_with_ordinary_names_stay_readable() -> None:
+    entry = {"config_name": "retention.ms", "config_value": "86400000"}
+    assert redact(entry) == entry

@@ -182,7 +182,7 @@ def test_counts_cover_the_whole_window_not_the_page() -> None:
     assert "✅ 19 succeeded" in counts
     assert "❌ 2 failed" in counts
     assert "⏳ 1 running" in counts
-    assert "🗑 1 cancelled" in counts
+    assert "🚫 1 cancelled" in counts
     # Counts come before the rows.
     assert message["blocks"][2]["block_id"].startswith(BlockId.TASK)
 
