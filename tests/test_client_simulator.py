@@ -198,7 +198,7 @@ async def test_persistent_server_error_is_a_clear_unavailable_error(
     finally:
         await client.aclose()
     error = caught.value
-    assert "answered HTTP 500" in error.summary and "tried 4 times" in error.summary
+    assert "answered HTTP 500" in error.summary and "tried 4 times" in str(error)
     assert error.error_code == "DMS.00500000" and error.request_id
     assert "status page" in error.hint
     assert sim.stats["list_tasks"] == 4

@@ -476,7 +476,8 @@ class DmsClient:
             ) from exc
         except httpx.TransportError as exc:
             # Resets, refused connections, a proxy in the way, a gateway breaking HTTP framing.
-            return _Failure(kind="connection", what=f"could not be reached ({type(exc).__name__})")
+            log.info("DMS transport error: %s", type(exc).__name__)
+            return _Failure(kind="connection", what=_connection_failure(exc))
         except httpx.DecodingError:
             # A body whose Content-Encoding does not decode is as unusable as one that is not JSON.
             return _Failure(kind="malformed", what="returned a response that could not be decoded")
@@ -560,10 +561,11 @@ class DmsClient:
                 request_id=failure.request_id,
                 retryable=True,
             )
+        # The error code and request id follow the summary in parentheses when shown, so the
+        # number of tries goes into the hint rather than a second parenthesis.
         return DmsUnavailableError(
-            summary=f"Huawei Cloud's DMS API {failure.what} when asked to {op.action} "
-            f"(tried {tries}).",
-            hint=_RETRY_AGAIN_LATER,
+            summary=f"Huawei Cloud's DMS API {failure.what} when asked to {op.action}.",
+            hint=f"The bot tried {tries}. {_RETRY_AGAIN_LATER}",
             status=failure.status,
             error_code=failure.error_code,
             error_msg=failure.error_msg,
@@ -709,3 +711,14 @@ async def _gather_all(awaitables: Any) -> list[TaskPage]:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
+
+
+def _connection_failure(exc: httpx.TransportError) -> str:
+    """What a transport failure means to a reader, without Python class names."""
+    if isinstance(exc, httpx.ConnectError):
+        return "could not be reached (the connection was refused or the address did not resolve)"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "could not be reached (it closed the connection without a complete answer)"
+    if isinstance(exc, httpx.ProxyError):
+        return "could not be reached through the configured proxy"
+    return "could not be reached (the connection failed)"
