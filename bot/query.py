@@ -28,11 +28,13 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import json
+import math
 import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -168,12 +170,15 @@ for _words, _seconds, _label in (
     for _word in _words:
         UNITS[_word] = (_seconds, _label)
 
-_AMOUNT = re.compile(r"([0-9]+)([a-z]+)", re.ASCII)
+_AMOUNT = re.compile(r"([0-9]+(?:\.[0-9]+)?)([a-z]+)", re.ASCII)
+_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]+)?", re.ASCII)
 _NUMBER = re.compile(r"[0-9]+", re.ASCII)
 _CLOCK = re.compile(r"([0-9]{1,2})(?::([0-9]{2}))?(am|pm|a\.m\.|p\.m\.)?", re.ASCII)
 _HALVES = ("am", "pm", "a.m.", "p.m.")
 _DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})", re.ASCII)
 _DATE_TIME = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})t([0-9]{1,2}:[0-9]{2})", re.ASCII)
+
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
 
 # Slack clients on phones turn straight quotes into curly ones.
 _QUOTE_PAIRS = {'"': '"', "'": "'", "“": "”", "‘": "’", "„": "“"}
@@ -343,18 +348,20 @@ def _read_point(tokens: Sequence[_Token], i: int, today: date) -> tuple[_Point, 
     return None
 
 
-def _read_amount(tokens: Sequence[_Token], i: int) -> tuple[int, str, int] | None:
-    """`1h`, `1 h`, `90 minutes`, `hour` at tokens[i]: (count, unit word, next index)."""
+def _read_amount(tokens: Sequence[_Token], i: int) -> tuple[Decimal, str, int] | None:
+    """`1h`, `1 h`, `1.5h`, `90 minutes`, `hour` at tokens[i]: (count, unit word, next index).
+    Decimal, not float: "last 0.1h" must be exactly 6 minutes, and 400 typed digits must not
+    overflow."""
     if i >= len(tokens):
         return None
     word = tokens[i].word
     if word in UNITS:
-        return 1, word, i + 1
+        return Decimal(1), word, i + 1
     m = _AMOUNT.fullmatch(word)
     if m and m[2] in UNITS:
-        return int(m[1]), m[2], i + 1
-    if _NUMBER.fullmatch(word) and i + 1 < len(tokens) and tokens[i + 1].word in UNITS:
-        return int(word), tokens[i + 1].word, i + 2
+        return Decimal(m[1]), m[2], i + 1
+    if _DECIMAL.fullmatch(word) and i + 1 < len(tokens) and tokens[i + 1].word in UNITS:
+        return Decimal(word), tokens[i + 1].word, i + 2
     return None
 
 
@@ -435,20 +442,21 @@ class _Reader:
             raise self._not_a_window(i, stop, fixes)
         count, unit, stop = amount
         seconds, unit_label = UNITS[unit]
-        label = f"last {count} {unit_label}"
-        if count == 0:
+        total = count * seconds
+        label = f"last {format(count.normalize(), 'f')} {unit_label}"
+        if total < 1:
             raise _Reject(
                 f'"{_fragment(self.tokens, i, stop)}" is an empty window.',
                 i,
                 stop,
                 [["last", f"1{unit}"], ["last", "1h"]],
             )
-        if count * seconds > MAX_WINDOW.total_seconds():
+        if total > Decimal(MAX_WINDOW.total_seconds()):
             # Checked before any date arithmetic: "last 99999999w" would overflow it.
-            back = min(-(-count * seconds // 86400), 366)
+            back = min(math.ceil(total / 86400), 366)
             first = self.today - timedelta(days=back)
             raise self._too_long(i, stop, first, fix_between=False)
-        return _Window(self.now - timedelta(seconds=count * seconds), self.now, label, i, stop)
+        return _Window(self.now - timedelta(seconds=round(total)), self.now, label, i, stop)
 
     def since(self, i: int) -> _Window:
         point = _read_point(self.tokens, i + 1, self.today)
@@ -831,8 +839,10 @@ def parse_command(text: str, *, now: datetime, tz: ZoneInfo) -> TaskQuery | Help
             f"That command is {len(text)} characters long; I read at most {MAX_TEXT}.",
             _example([*candidates, "last 1h"], now, tz),
         )
-    # Slack sends &, < and > as HTML entities in command text (its text formatting rules).
-    text = unescape(text)
+    # Slack sends &, < and > as HTML entities in command text (its text formatting rules), and
+    # text copied from chat or docs carries invisible characters that would make a name differ
+    # from what the user sees.
+    text = unescape(text).translate(_INVISIBLE)
     try:
         tokens = _tokenize(text)
     except _TokenError as exc:
