@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
 
 from bot.settings import Settings, SettingsError, load_settings
@@ -56,8 +57,15 @@ def _serve(settings: Settings, host: str, port: int | None) -> None:
         async def socket_mode() -> None:
             assert settings.slack_app_token is not None
             handler = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, stop.set)
             try:
-                await handler.start_async()
+                await handler.connect_async()
+                await stop.wait()
+                log.info("shutting down: closing the Socket Mode connection")
+                await handler.close_async()
             finally:
                 await runtime.aclose()
 

@@ -46,7 +46,7 @@ async def test_socket_mode_acks_envelopes_and_answers_at_the_response_url() -> N
             config_path=None,
             extra={"SLACK_APP_TOKEN": APP_TOKEN, "SLACK_SIGNING_SECRET": ""},
         )
-        async with serve_bot(env, ready_line="serving in Socket Mode"):
+        async with serve_bot(env, ready_line="serving in Socket Mode") as bot:
             await slack.wait_for(SOCKET_OPENED)
             url = slack.response_url()
             command = form_fields(
@@ -86,3 +86,6 @@ async def test_socket_mode_acks_envelopes_and_answers_at_the_response_url() -> N
             query, _ = decode_state(button(page_two.body, ActionId.PREV)["value"])
             assert query.page == 1
             assert query.window == decode_state(nxt["value"])[0].window
+
+        # SIGTERM (as from an orchestrator) closes the connection and exits cleanly.
+        assert bot.process.returncode == 0, bot.log[-2000:]
