@@ -397,11 +397,18 @@ def _pager(report: TaskReport) -> list[dict[str, Any] | None]:
             _button("Show failed & running", ActionId.SHOW_PROBLEMS.unique(1), _state(problems))
         )
     page_line = (
-        _context(BlockId.PAGER.unique("page"), f"Page {report.page} of {report.pages}")
-        if report.pages > 1
+        _context(BlockId.PAGER.unique("page"), _page_line(report))
+        if report.pages > 1 or report.requested_page
         else None
     )
     return [page_line, _actions(BlockId.PAGER, buttons)]
+
+
+def _page_line(report: TaskReport) -> str:
+    line = f"Page {report.page} of {report.pages}"
+    if report.requested_page:
+        line += f" (there is no page {report.requested_page}; this is the last)"
+    return line
 
 
 def _footer(report: TaskReport) -> dict[str, Any]:

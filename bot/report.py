@@ -41,6 +41,8 @@ class TaskReport:
     # Running tasks that have run far too long, by task id, with the usual range when known.
     overdue: dict[str, DurationRange | None] = field(default_factory=dict)
     typical: dict[str, DurationRange] = field(default_factory=dict)  # by task name
+    # The page asked for, when it was past the end and query.page was clamped to the last.
+    requested_page: int | None = None
 
     @property
     def page(self) -> int:

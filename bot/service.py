@@ -317,6 +317,7 @@ class TaskService:
             fetched_at=cached.fetched_at,
             from_cache=cached.from_cache,
             overdue=overdue_tasks(shown, typical, now),
+            requested_page=query.page if query.page > pages else None,
             typical=typical,
         )
 

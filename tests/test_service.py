@@ -15,6 +15,7 @@ from bot.app import Runtime, build_runtime
 from bot.dms.models import Task
 from bot.ids import ActionId
 from bot.query import TimeWindow, decode_state, encode_state, refreshed
+from bot.render import render_outcome, render_text
 from bot.report import HelpView, ParamsView, Problem, Refusal, TaskReport, UnknownInstance
 from bot.service import Requester, overdue_tasks, typical_durations
 from bot.settings import Settings
@@ -200,7 +201,7 @@ async def test_status_filter_pages_and_counts_on_our_side(
     )
     final = await open_runtime.service.press(ActionId.NEXT, last, ONCALL)
     assert isinstance(final, TaskReport)
-    assert final.page == outcome.pages
+    assert final.page == outcome.pages and final.requested_page is None
     seen = len(final.page_tasks) + (outcome.pages - 1) * 5
     assert seen == len(failed)
 
@@ -382,3 +383,11 @@ async def test_bad_secret_key_costs_one_signature_for_an_instance_id(
         assert isinstance(outcome, Problem) and "APIGW.0301" in outcome.reference
     finally:
         await runtime.aclose()
+
+
+async def test_a_page_past_the_end_shows_the_last_and_says_so(open_runtime: Runtime) -> None:
+    report = await open_runtime.service.command("prod-orders last 7d page=999", ONCALL)
+    assert isinstance(report, TaskReport)
+    assert report.page == report.pages and report.requested_page == 999
+    text = render_text(render_outcome(report))
+    assert f"Page {report.pages} of {report.pages} (there is no page 999" in text
