@@ -54,6 +54,8 @@ OVERDUE_FACTOR = 3
 OVERDUE_FLOOR = timedelta(minutes=10)
 OVERDUE_WITHOUT_HISTORY = timedelta(hours=2)
 MIN_SAMPLES = 3
+# How far back usual durations are learnt when the asked-for window is too short to tell.
+HISTORY = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -305,6 +307,8 @@ class TaskService:
         shown = matching[(page - 1) * query.limit : page * query.limit]
         now = self._clock()
         typical = typical_durations(window.tasks)
+        if any(t.status_upper == TaskStatus.EXECUTING and t.name not in typical for t in shown):
+            typical = {**await self._history_durations(instance, now), **typical}
         return TaskReport(
             instance=instance,
             query=replace(query, page=page),
@@ -320,6 +324,20 @@ class TaskService:
             requested_page=query.page if query.page > pages else None,
             typical=typical,
         )
+
+    async def _history_durations(
+        self, instance: InstanceRef, now: datetime
+    ) -> dict[str, DurationRange]:
+        """Usual durations from the week before today (UTC), for running tasks whose name the
+        window itself has too few finished runs of. Day-aligned so every command of the day
+        shares one cached, settled window; best effort, since it only adds a "usually" hint."""
+        today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        try:
+            history = await self._cache.window(instance, today - HISTORY, today)
+        except DmsError as exc:
+            log.info("no task history for usual durations: %s", exc.summary)
+            return {}
+        return typical_durations(history.value.tasks)
 
     async def _help(self, requester: Requester) -> HelpView:
         visible = list(self.access.visible_aliases(requester))

@@ -17,7 +17,7 @@ from bot.ids import ActionId
 from bot.query import TimeWindow, decode_state, encode_state, refreshed
 from bot.render import render_outcome, render_text
 from bot.report import HelpView, ParamsView, Problem, Refusal, TaskReport, UnknownInstance
-from bot.service import Requester, overdue_tasks, typical_durations
+from bot.service import MIN_SAMPLES, Requester, overdue_tasks, typical_durations
 from bot.settings import Settings
 from bot.simulator import (
     DEMO_AK,
@@ -391,3 +391,20 @@ async def test_a_page_past_the_end_shows_the_last_and_says_so(open_runtime: Runt
     assert report.page == report.pages and report.requested_page == 999
     text = render_text(render_outcome(report))
     assert f"Page {report.pages} of {report.pages} (there is no page 999" in text
+
+
+async def test_running_task_is_compared_with_the_weeks_history(
+    sim: RunningSimulator, open_runtime: Runtime
+) -> None:
+    report = await open_runtime.service.command("prod-orders last 6h status=running", ONCALL)
+    assert isinstance(report, TaskReport), report
+    [running] = report.page_tasks
+    assert running.name == "extendStorage"
+    assert "extendStorage" not in typical_durations(report.page_tasks)
+    usual = report.overdue[running.id]
+    assert usual is not None and usual.samples >= MIN_SAMPLES
+    # The history window is day-aligned, so a second command reuses it from the cache.
+    calls = sim.stats["list_tasks"]
+    again = await open_runtime.service.command("prod-orders last 5h status=running", ONCALL)
+    assert isinstance(again, TaskReport) and again.overdue[running.id] == usual
+    assert sim.stats["list_tasks"] == calls + 1
