@@ -27,10 +27,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.ids import ActionId
 from bot.simulator import (
-    DEMO_AK,
-    DEMO_PROJECT_ID,
-    DEMO_REGION,
-    DEMO_SK,
     Faults,
     SimulatorConfig,
     SimulatorThread,
@@ -210,10 +206,6 @@ async def run(sim: Any, slack: MockSlack, args: argparse.Namespace) -> None:
         env = bot_env(
             mock=slack,
             dms_endpoint=sim.url,
-            ak=DEMO_AK,
-            sk=DEMO_SK,
-            project_id=DEMO_PROJECT_ID,
-            region=DEMO_REGION,
             config_path=config,
             extra={"DMS_TIMEOUT": str(args.latency_ms / 1000 + 5)},
         )

@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 import httpx
 from slack_sdk.signature import SignatureVerifier
 
+from bot.simulator import DEMO_AK, DEMO_PROJECT_ID, DEMO_REGION, DEMO_SK
 from tests.slack_mock import BOT_TOKEN, TEAM_ID, MockSlack
 
 SIGNING_SECRET = "e2e-signing-secret-0123456789abcdef"
@@ -224,15 +225,12 @@ def bot_env(
     *,
     mock: MockSlack,
     dms_endpoint: str,
-    ak: str,
-    sk: str,
-    project_id: str,
-    region: str,
     config_path: Path | None,
     extra: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """The environment of the serve process: only what it needs, nothing from the caller's (the
-    interpreter is started by its absolute path, so not even PATH)."""
+    """The environment of the serve process, signing with the simulator's demo credentials: only
+    what it needs, nothing from the caller's (the interpreter is started by its absolute path, so
+    not even PATH)."""
     env = {
         "PYTHONUNBUFFERED": "1",
         "PYTHONPATH": str(REPO_ROOT),
@@ -240,10 +238,10 @@ def bot_env(
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_API_URL": mock.api_url,
         "DMS_ENDPOINT": dms_endpoint,
-        "HUAWEICLOUD_SDK_AK": ak,
-        "HUAWEICLOUD_SDK_SK": sk,
-        "HUAWEICLOUD_SDK_PROJECT_ID": project_id,
-        "DMS_REGION": region,
+        "HUAWEICLOUD_SDK_AK": DEMO_AK,
+        "HUAWEICLOUD_SDK_SK": DEMO_SK,
+        "HUAWEICLOUD_SDK_PROJECT_ID": DEMO_PROJECT_ID,
+        "DMS_REGION": DEMO_REGION,
     }
     if config_path is not None:
         env["DMS_BOT_CONFIG"] = str(config_path)

@@ -22,9 +22,6 @@ from bot.ids import ActionId
 from bot.query import decode_state, encode_state
 from bot.redact import is_secret_key
 from bot.simulator import (
-    DEMO_AK,
-    DEMO_PROJECT_ID,
-    DEMO_REGION,
     DEMO_SK,
     Faults,
     SimulatorConfig,
@@ -116,10 +113,6 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
         env = bot_env(
             mock=slack,
             dms_endpoint=sim.url,
-            ak=DEMO_AK,
-            sk=DEMO_SK,
-            project_id=DEMO_PROJECT_ID,
-            region=DEMO_REGION,
             config_path=path,
             # Small, so that "the cloud is down" is told within a second, not after 20.
             extra={"DMS_RETRY_BUDGET": "0.5", "DMS_TIMEOUT": "2"},

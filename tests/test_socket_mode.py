@@ -14,10 +14,6 @@ from urllib.parse import parse_qs
 from bot.ids import ActionId
 from bot.query import decode_state
 from bot.simulator import (
-    DEMO_AK,
-    DEMO_PROJECT_ID,
-    DEMO_REGION,
-    DEMO_SK,
     SimulatorConfig,
     start_simulator,
 )
@@ -39,10 +35,6 @@ async def test_socket_mode_acks_envelopes_and_answers_at_the_response_url() -> N
         env = bot_env(
             mock=slack,
             dms_endpoint=sim.url,
-            ak=DEMO_AK,
-            sk=DEMO_SK,
-            project_id=DEMO_PROJECT_ID,
-            region=DEMO_REGION,
             config_path=None,
             extra={"SLACK_APP_TOKEN": APP_TOKEN, "SLACK_SIGNING_SECRET": ""},
         )
