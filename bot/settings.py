@@ -12,7 +12,15 @@ import tomllib
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Aliases are typed as the first word of a command, so they must be one word and must not read
@@ -124,6 +132,9 @@ class Settings(BaseSettings):
     )
     port: int = Field(default=3000, ge=1, le=65535, validation_alias=_env("PORT"))
 
+    # The config file, read once on first use.
+    _config: BotConfig | None = PrivateAttr(default=None)
+
     # ---- derived views, validated on demand -------------------------------------------------
 
     @property
@@ -228,12 +239,9 @@ class Settings(BaseSettings):
             ) from exc
 
     def load_config(self) -> BotConfig:
-        cached = self.__dict__.get("_config_cache")
-        if cached is not None:
-            return cached
-        config = _read_config(self.config_path)
-        self.__dict__["_config_cache"] = config
-        return config
+        if self._config is None:
+            self._config = _read_config(self.config_path)
+        return self._config
 
     def instance_refs(self) -> dict[str, InstanceRef]:
         """Aliases from the config file, each with project and region filled in."""

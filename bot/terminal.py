@@ -11,8 +11,6 @@ from contextlib import contextmanager
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import SecretStr
-
 from bot.app import Runtime, build_runtime
 from bot.ids import ActionId
 from bot.render import message_buttons, render_outcome, render_text, shared_copy
@@ -20,7 +18,6 @@ from bot.report import Problem, Refusal, UnknownInstance
 from bot.service import Requester
 from bot.settings import Settings, SettingsError
 
-TERMINAL_CHANNEL = "CTERMINAL"
 TERMINAL_USER = "UTERMINAL"
 COMMAND = "/dms-tasks"
 
@@ -31,29 +28,14 @@ def cloud_settings(settings: Settings, notes: TextIO) -> Iterator[Settings]:
     if settings.has_cloud_credentials or settings.endpoint:
         yield settings
         return
-    from bot.simulator import (
-        DEMO_AK,
-        DEMO_PROJECT_ID,
-        DEMO_REGION,
-        DEMO_SK,
-        SimulatorConfig,
-        SimulatorThread,
-    )
+    from bot.simulator import SimulatorConfig, SimulatorThread, with_simulator
 
     with SimulatorThread(SimulatorConfig()) as sim:
         print(
             f"(no Huawei Cloud credentials set: using the embedded DMS simulator at {sim.url})",
             file=notes,
         )
-        yield settings.model_copy(
-            update={
-                "ak": SecretStr(DEMO_AK),
-                "sk": SecretStr(DEMO_SK),
-                "project_id": DEMO_PROJECT_ID,
-                "region": DEMO_REGION,
-                "endpoint": sim.url,
-            }
-        )
+        yield with_simulator(settings, sim.url)
 
 
 def slack_payload(message: dict[str, Any], response_type: str = "ephemeral") -> dict[str, Any]:

@@ -20,7 +20,6 @@ from bot.report import HelpView, ParamsView, Problem, Refusal, TaskReport, Unkno
 from bot.service import MIN_SAMPLES, Requester, overdue_tasks, typical_durations
 from bot.settings import Settings
 from bot.simulator import (
-    DEMO_AK,
     DEMO_IAM_DOMAIN,
     DEMO_IAM_PASSWORD,
     DEMO_IAM_USER,
@@ -31,6 +30,7 @@ from bot.simulator import (
     RunningSimulator,
     SimulatorConfig,
     start_simulator,
+    with_simulator,
 )
 
 UTC_ZONE = ZoneInfo("UTC")
@@ -112,18 +112,14 @@ def make_settings(sim: RunningSimulator, config: str | None, tmp_path: Path) -> 
     if config is not None:
         path = tmp_path / "bot.toml"
         path.write_text(config, encoding="utf-8")
-    return Settings.model_validate(
+    base = Settings.model_validate(
         {
-            "HUAWEICLOUD_SDK_AK": DEMO_AK,
-            "HUAWEICLOUD_SDK_SK": DEMO_SK,
-            "HUAWEICLOUD_SDK_PROJECT_ID": DEMO_PROJECT_ID,
-            "DMS_REGION": DEMO_REGION,
-            "DMS_ENDPOINT": sim.url,
             "DMS_BOT_CONFIG": str(path) if path else None,
             "DMS_RETRY_BUDGET": 0.5,
             "DMS_TIMEOUT": 2,
         }
     )
+    return with_simulator(base, sim.url)
 
 
 @pytest.fixture

@@ -14,12 +14,9 @@ from pydantic import SecretStr
 from bot.blockkit import check_message
 from bot.settings import Settings
 from bot.simulator import (
-    DEMO_AK,
-    DEMO_PROJECT_ID,
-    DEMO_REGION,
-    DEMO_SK,
     SimulatorConfig,
     start_simulator,
+    with_simulator,
 )
 from bot.terminal import run_demo
 
@@ -65,15 +62,7 @@ def test_bad_configuration_names_the_variable() -> None:
 
 async def test_demo_presses_buttons_by_number() -> None:
     async with start_simulator(SimulatorConfig(bulk_tasks=50)) as sim:
-        settings = Settings.model_validate(
-            {
-                "HUAWEICLOUD_SDK_AK": DEMO_AK,
-                "HUAWEICLOUD_SDK_SK": DEMO_SK,
-                "HUAWEICLOUD_SDK_PROJECT_ID": DEMO_PROJECT_ID,
-                "DMS_REGION": DEMO_REGION,
-                "DMS_ENDPOINT": sim.url,
-            }
-        )
+        settings = with_simulator(Settings.model_validate({}), sim.url)
         assert isinstance(settings.sk, SecretStr)
         # 1: Params of the first row with params; then Back; then a typo; then 99: no such button.
         script = io.StringIO("1\n1\n/dms-tasks prod-ordres\n99\nq\n")

@@ -11,6 +11,7 @@ from bot.simulator.config import (
     DEMO_SK,
     Faults,
     SimulatorConfig,
+    with_simulator,
 )
 from bot.simulator.data import SimInstance
 from bot.simulator.server import (
@@ -37,4 +38,5 @@ __all__ = [
     "config_from_cli",
     "serve_forever",
     "start_simulator",
+    "with_simulator",
 ]
