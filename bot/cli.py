@@ -109,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         from bot.terminal import cloud_settings, run_demo, run_try
 
+        # A broken config file or zone is reported before an embedded simulator is started.
+        settings.timezone()
+
         with cloud_settings(settings, sys.stderr) as effective:
             if args.command == "try":
                 return asyncio.run(
