@@ -308,6 +308,22 @@ def _read_config(path: Path | None) -> BotConfig:
     return config
 
 
+def with_simulator(settings: Settings, url: str) -> Settings:
+    """`settings` signing with the demo credentials against the simulator at `url`, for every
+    region; the rest (config file, time zone, timeouts) stays as it was."""
+    from bot.simulator import DEMO_AK, DEMO_PROJECT_ID, DEMO_REGION, DEMO_SK
+
+    return settings.model_copy(
+        update={
+            "ak": SecretStr(DEMO_AK),
+            "sk": SecretStr(DEMO_SK),
+            "project_id": DEMO_PROJECT_ID,
+            "region": DEMO_REGION,
+            "endpoint": url,
+        }
+    )
+
+
 def load_settings() -> Settings:
     try:
         return Settings()

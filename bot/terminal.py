@@ -28,7 +28,8 @@ def cloud_settings(settings: Settings, notes: TextIO) -> Iterator[Settings]:
     if settings.has_cloud_credentials or settings.endpoint:
         yield settings
         return
-    from bot.simulator import SimulatorConfig, SimulatorThread, with_simulator
+    from bot.settings import with_simulator
+    from bot.simulator import SimulatorConfig, SimulatorThread
 
     with SimulatorThread(SimulatorConfig()) as sim:
         print(

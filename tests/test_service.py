@@ -18,7 +18,7 @@ from bot.query import TimeWindow, decode_state, encode_state, refreshed
 from bot.render import render_outcome, render_text
 from bot.report import HelpView, ParamsView, Problem, Refusal, TaskReport, UnknownInstance
 from bot.service import MIN_SAMPLES, Requester, overdue_tasks, typical_durations
-from bot.settings import Settings
+from bot.settings import Settings, with_simulator
 from bot.simulator import (
     DEMO_IAM_DOMAIN,
     DEMO_IAM_PASSWORD,
@@ -30,7 +30,6 @@ from bot.simulator import (
     RunningSimulator,
     SimulatorConfig,
     start_simulator,
-    with_simulator,
 )
 
 UTC_ZONE = ZoneInfo("UTC")

@@ -12,11 +12,10 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from bot.blockkit import check_message
-from bot.settings import Settings
+from bot.settings import Settings, with_simulator
 from bot.simulator import (
     SimulatorConfig,
     start_simulator,
-    with_simulator,
 )
 from bot.terminal import run_demo
 

@@ -11,7 +11,6 @@ from bot.simulator.config import (
     DEMO_SK,
     Faults,
     SimulatorConfig,
-    with_simulator,
 )
 from bot.simulator.data import SimInstance
 from bot.simulator.server import (
@@ -38,5 +37,4 @@ __all__ = [
     "config_from_cli",
     "serve_forever",
     "start_simulator",
-    "with_simulator",
 ]

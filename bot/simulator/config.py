@@ -6,10 +6,6 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
-from pydantic import SecretStr
-
-from bot.settings import Settings
-
 DEMO_AK = "DMSBOTDEMOAK00000000"
 DEMO_SK = "dms-bot-demo-secret-key"
 DEMO_PROJECT_ID = "0a1b2c3d4e5f40718293a4b5c6d7e8f9"
@@ -20,20 +16,6 @@ DEMO_IAM_USER = "dms-bot-demo-user"
 DEMO_IAM_PASSWORD = "dms-bot-demo-password"
 # IAM hands out tokens that live 24 h.
 DEFAULT_TOKEN_TTL_S = 24 * 3600
-
-
-def with_simulator(settings: Settings, url: str) -> Settings:
-    """`settings` signing with the demo credentials against the simulator at `url`, for every
-    region; the rest (config file, time zone, timeouts) stays as it was."""
-    return settings.model_copy(
-        update={
-            "ak": SecretStr(DEMO_AK),
-            "sk": SecretStr(DEMO_SK),
-            "project_id": DEMO_PROJECT_ID,
-            "region": DEMO_REGION,
-            "endpoint": url,
-        }
-    )
 
 
 @dataclass
