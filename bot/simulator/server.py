@@ -37,9 +37,9 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.dms.auth import SDK_DATE_FORMAT, canonical_request, parse_authorization, signature
 from bot.simulator.config import Faults, SimulatorConfig
 from bot.simulator.data import SCALE_TASKS, SimInstance, build_instances, iso_ms, parse_task_time
+from bot.simulator.signature import SignatureRejected, Verifier
 
 log = logging.getLogger(__name__)
 
@@ -184,52 +184,22 @@ class RunningSimulator:
         return request.headers.get("X-Project-Id", "").strip() or self.config.project_id
 
     def _verify_signature(self, request: web.Request, body: bytes) -> None:
-        def refuse(why: str) -> ApiError:
-            return ApiError(401, "APIGW.0301", f"Incorrect IAM authentication information: {why}")
-
-        header = request.headers.get("Authorization")
-        if not header:
-            raise refuse("Authorization header is missing")
-        parsed = parse_authorization(header.strip())
-        if parsed is None:
-            raise refuse("Authorization header is malformed")
-        ak, names, received = parsed
-        sk = self.config.credentials.get(ak)
-        if sk is None:
-            raise refuse("the access key is unknown")
-        names = [n for n in names if n]
-        if "x-sdk-date" not in names:
-            raise refuse("X-Sdk-Date must be signed")
-        raw_date = request.headers.get("X-Sdk-Date", "").strip()
-        try:
-            sent_at = datetime.strptime(raw_date, SDK_DATE_FORMAT).replace(tzinfo=UTC)
-        except ValueError:
-            raise refuse("X-Sdk-Date is missing or not in yyyyMMddTHHmmssZ form") from None
-        if abs((self.now() - sent_at).total_seconds()) > self.config.max_clock_skew_s:
-            raise refuse("the request time differs from the server time by more than 15 min")
-        headers: dict[str, str] = {}
-        for name in names:
-            value = request.headers.get(name)
-            if value is None:
-                raise refuse(f"signed header {name} is missing")
-            headers[name] = value
-        canonical, _ = canonical_request(
-            request.method,
-            request.rel_url.raw_path,
-            list(request.rel_url.query.items()),
-            headers,
-            body,
+        verifier = Verifier(
+            self.config.credentials, self.config.security_tokens, self.config.max_clock_skew_s
         )
-        expected = signature(sk, raw_date, canonical)
-        if not secrets.compare_digest(expected, received) or ";".join(names) != ";".join(
-            sorted(names)
-        ):
-            raise refuse("verify aksk signature fail")
-        token = self.config.security_tokens.get(ak)
-        if token is not None and (
-            "x-security-token" not in names or request.headers.get("X-Security-Token") != token
-        ):
-            raise refuse("the security token is missing or wrong")
+        try:
+            verifier.verify(
+                request.method,
+                request.rel_url.raw_path,
+                list(request.rel_url.query.items()),
+                request.headers.get,
+                body,
+                self.now(),
+            )
+        except SignatureRejected as exc:
+            raise ApiError(
+                401, "APIGW.0301", f"Incorrect IAM authentication information: {exc}"
+            ) from None
 
 
 # -- responses ---------------------------------------------------------------------------------
