@@ -13,12 +13,8 @@ from bot.simulator.config import (
     SimulatorConfig,
 )
 from bot.simulator.data import SimInstance
-from bot.simulator.server import (
-    RunningSimulator,
-    SimulatorThread,
-    serve_forever,
-    start_simulator,
-)
+from bot.simulator.server import SimulatorThread, serve_forever, start_simulator
+from bot.simulator.state import RunningSimulator
 
 __all__ = [
     "DEMO_AK",

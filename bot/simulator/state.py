@@ -1,0 +1,122 @@
+"""A started simulator's state: its data, clock, issued tokens, faults and request counts, and
+how a request proves who it is."""
+
+from __future__ import annotations
+
+import collections
+import random
+import secrets
+import threading
+from datetime import UTC, datetime, timedelta
+
+from aiohttp import web
+
+from bot.simulator.config import Faults, SimulatorConfig
+from bot.simulator.data import SimInstance, build_instances
+from bot.simulator.errors import ApiError
+from bot.simulator.faults import FaultState
+from bot.simulator.signature import SignatureRejected, Verifier
+
+
+class RunningSimulator:
+    """A started simulator: where it listens, its data, and the knobs tests turn."""
+
+    def __init__(self, config: SimulatorConfig) -> None:
+        self.config = config
+        self.url = ""
+        self.anchor = (config.now or datetime.now(UTC)).astimezone(UTC)
+        self.instances: list[SimInstance] = build_instances(
+            config.seed, self.anchor, config.bulk_tasks
+        )
+        self.stats: collections.Counter[str] = collections.Counter()
+        self._stats_lock = threading.Lock()
+        self._faults = FaultState(config.faults, config.seed)
+        self._clock_offset = timedelta()
+        # token -> (expires_at, project_id)
+        self._tokens: dict[str, tuple[datetime, str]] = {}
+        rng = random.Random(f"{config.seed}:account")
+        self.account_user = (f"{rng.getrandbits(128):032x}", "dms-sim-account")
+
+    def __repr__(self) -> str:
+        return f"RunningSimulator(url={self.url!r}, instances={len(self.instances)})"
+
+    # -- knobs -------------------------------------------------------------------------------
+
+    def set_faults(self, faults: Faults) -> None:
+        self._faults.set(faults)
+
+    @property
+    def faults(self) -> Faults:
+        return self._faults.current()
+
+    def remaining_faults(self) -> Faults:
+        """What is left of the "next N" counters."""
+        return self._faults.remaining()
+
+    def draw_fault(self) -> tuple[str | None, Faults]:
+        return self._faults.draw()
+
+    def reset_stats(self) -> None:
+        with self._stats_lock:
+            self.stats.clear()
+
+    def advance_clock(self, seconds: float) -> None:
+        """Move the simulator's clock (signature skew, token expiry) forward without waiting."""
+        self._clock_offset += timedelta(seconds=seconds)
+
+    def revoke_tokens(self) -> None:
+        """Invalidate every issued IAM token, as a password change or an admin would."""
+        self._tokens.clear()
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self._clock_offset
+
+    def instance(self, name_or_id: str) -> SimInstance:
+        return next(i for i in self.instances if name_or_id in (i.name, i.instance_id))
+
+    def count(self, key: str) -> None:
+        with self._stats_lock:
+            self.stats[key] += 1
+
+    # -- auth --------------------------------------------------------------------------------
+
+    def issue_token(self, project_id: str) -> tuple[str, datetime]:
+        token = "MIIsim" + secrets.token_urlsafe(96)
+        expires = self.now() + timedelta(seconds=self.config.token_ttl_s)
+        self._tokens[token] = (expires, project_id)
+        return token, expires
+
+    def authenticate(self, request: web.Request, body: bytes) -> str:
+        """The project the caller is authenticated for; raises ApiError 401 otherwise."""
+        token = request.headers.get("X-Auth-Token")
+        if token is not None:
+            entry = self._tokens.get(token.strip())
+            if entry is None:
+                raise ApiError(401, "DMS.10240101", "The token is invalid.")
+            expires, project = entry
+            if self.now() >= expires:
+                raise ApiError(401, "DMS.10240102", "The token has expired.")
+            return project
+        self._verify_signature(request, body)
+        return request.headers.get("X-Project-Id", "").strip() or self.config.project_id
+
+    def _verify_signature(self, request: web.Request, body: bytes) -> None:
+        # Built per request from the live config, so a test that changes the credentials or the
+        # allowed skew of a running simulator sees the change at once.
+        verifier = Verifier(
+            self.config.credentials, self.config.security_tokens, self.config.max_clock_skew_s
+        )
+        try:
+            verifier.verify(
+                request.method,
+                request.rel_url.raw_path,
+                list(request.rel_url.query.items()),
+                request.headers.get,
+                body,
+                self.now(),
+            )
+        except SignatureRejected as exc:
+            # API Gateway answers every AK/SK failure with APIGW.0301; only the message differs.
+            raise ApiError(
+                401, "APIGW.0301", f"Incorrect IAM authentication information: {exc}"
+            ) from None
