@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime
 
-from bot.simulator.config import DEMO_AK, DEMO_PROJECT_ID, DEMO_SK, Faults, SimulatorConfig
+from bot.simulator.config import (
+    DEMO_AK,
+    DEMO_PROJECT_ID,
+    DEMO_SK,
+    PAGING_MODES,
+    Faults,
+    SimulatorConfig,
+)
 
 
 def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,6 +45,13 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--bulk-tasks", type=int, default=3000, help="tasks on the busy instance bulk-audit"
+    )
+    parser.add_argument(
+        "--paging",
+        choices=PAGING_MODES,
+        default="start",
+        help="how the task list reads its paging arguments: start (1-based start, offset "
+        "ignored), offset (0-based offset, start ignored) or clamp50 (start, limit capped at 50)",
     )
     parser.add_argument("--ak", default=None, help="access key to accept")
     parser.add_argument("--sk", default=None, help="secret key of that access key")
@@ -77,4 +91,5 @@ def config_from_cli(
         now=now,
         bulk_tasks=ns.bulk_tasks,
         faults=faults,
+        paging=getattr(ns, "paging", "start"),
     )

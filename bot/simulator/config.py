@@ -17,6 +17,21 @@ DEMO_IAM_PASSWORD = "dms-bot-demo-password"
 # IAM hands out tokens that live 24 h.
 DEFAULT_TOKEN_TTL_S = 24 * 3600
 
+# How the gateway reads the task list's paging arguments. Nothing public settles what the live
+# gateway does, so the simulator can play each plausible reading:
+# - "start": `start` is the 1-based position of the first record, `offset` is ignored;
+# - "offset": `offset` is the 0-based position and `start` is ignored, so a client paging with
+#   `start` gets the first page again and again;
+# - "clamp50": as "start", but `limit` is silently capped at 50.
+PAGING_MODES = ("start", "offset", "clamp50")
+
+
+def check_paging(mode: str) -> str:
+    """The mode itself when it is one of PAGING_MODES; ValueError otherwise."""
+    if mode not in PAGING_MODES:
+        raise ValueError(f"paging must be one of {', '.join(PAGING_MODES)}, not {mode!r}")
+    return mode
+
 
 @dataclass
 class Faults:
@@ -83,11 +98,15 @@ class SimulatorConfig:
     region: str = DEMO_REGION
     # ak -> the X-Security-Token its temporary credentials must carry.
     security_tokens: dict[str, str] = field(default_factory=dict)
+    paging: str = "start"
+
+    def __post_init__(self) -> None:
+        check_paging(self.paging)
 
     def __repr__(self) -> str:
         # Secret keys and passwords stay out of logs and test failure output.
         return (
             f"SimulatorConfig(aks={sorted(self.credentials)}, project_id={self.project_id!r}, "
             f"seed={self.seed}, now={self.now!r}, bulk_tasks={self.bulk_tasks}, "
-            f"faults={self.faults!r}, token_ttl_s={self.token_ttl_s})"
+            f"faults={self.faults!r}, token_ttl_s={self.token_ttl_s}, paging={self.paging!r})"
         )

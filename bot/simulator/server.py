@@ -95,8 +95,14 @@ async def serve_forever(config: SimulatorConfig, host: str, port: int) -> None:
     """Run the simulator until interrupted, announcing where it listens and what it holds."""
     async with start_simulator(config, host, port) as sim:
         print(f"DMS API simulator listening on {sim.url}", flush=True)
-        print(f"project_id {config.project_id}  region {config.region}", flush=True)
+        print(
+            f"project_id {config.project_id}  region {config.region}  paging {config.paging}",
+            flush=True,
+        )
         for inst in sim.instances:
             print(f"  {inst.instance_id}  {inst.name}  ({len(inst.tasks)} tasks)", flush=True)
-        print("control: POST /_sim/faults, GET /_sim/stats, POST /_sim/reset", flush=True)
+        print(
+            "control: POST /_sim/faults, POST /_sim/paging, GET /_sim/stats, POST /_sim/reset",
+            flush=True,
+        )
         await asyncio.Event().wait()

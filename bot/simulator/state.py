@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
-from bot.simulator.config import Faults, SimulatorConfig
+from bot.simulator.config import Faults, SimulatorConfig, check_paging
 from bot.simulator.data import SimInstance, build_instances
 from bot.simulator.errors import ApiError
 from bot.simulator.faults import FaultState
@@ -31,6 +31,7 @@ class RunningSimulator:
         self.stats: collections.Counter[str] = collections.Counter()
         self._stats_lock = threading.Lock()
         self._faults = FaultState(config.faults, config.seed)
+        self._paging = config.paging
         self._clock_offset = timedelta()
         # token -> (expires_at, project_id)
         self._tokens: dict[str, tuple[datetime, str]] = {}
@@ -55,6 +56,14 @@ class RunningSimulator:
 
     def draw_fault(self) -> tuple[str | None, Faults]:
         return self._faults.draw()
+
+    @property
+    def paging(self) -> str:
+        """How the task list reads its paging arguments now (see config.PAGING_MODES)."""
+        return self._paging
+
+    def set_paging(self, mode: str) -> None:
+        self._paging = check_paging(mode)
 
     def reset_stats(self) -> None:
         with self._stats_lock:

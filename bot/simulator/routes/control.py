@@ -1,4 +1,4 @@
-"""The /_sim control routes: steer a running simulator (faults, clock, tokens) and read its
+"""The /_sim control routes: steer a running simulator (faults, paging, clock, tokens) and read its
 request counts, from a test or from another process.
 
 They stand outside the cloud's API: no auth, no faults, plain JSON answers."""
@@ -21,6 +21,8 @@ from bot.simulator.timestamps import iso_ms
 def add_routes(app: web.Application, sim: RunningSimulator) -> None:
     app.router.add_post("/_sim/faults", _set_faults(sim), name="sim_faults_set")
     app.router.add_get("/_sim/faults", _get_faults(sim), name="sim_faults_get")
+    app.router.add_post("/_sim/paging", _set_paging(sim), name="sim_paging_set")
+    app.router.add_get("/_sim/paging", _get_paging(sim), name="sim_paging_get")
     app.router.add_get("/_sim/stats", _get_stats(sim), name="sim_stats")
     app.router.add_post("/_sim/reset", _reset(sim), name="sim_reset")
     app.router.add_get("/_sim/instances", _get_instances(sim), name="sim_instances")
@@ -53,6 +55,29 @@ def _get_faults(sim: RunningSimulator) -> Handler:
         return json_response(
             {"faults": asdict(sim.faults), "remaining": asdict(sim.remaining_faults())}
         )
+
+    return handle
+
+
+def _set_paging(sim: RunningSimulator) -> Handler:
+    async def handle(request: web.Request) -> web.Response:
+        try:
+            mode = (await _json_object(request))["mode"]
+            if not isinstance(mode, str):
+                raise ValueError("mode must be a string")
+            sim.set_paging(mode)
+        except KeyError:
+            return json_response({"error": 'expected {"mode": "start|offset|clamp50"}'}, 400)
+        except ValueError as exc:
+            return json_response({"error": str(exc)}, 400)
+        return json_response({"mode": sim.paging})
+
+    return handle
+
+
+def _get_paging(sim: RunningSimulator) -> Handler:
+    async def handle(request: web.Request) -> web.Response:
+        return json_response({"mode": sim.paging})
 
     return handle
 

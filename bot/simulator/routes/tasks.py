@@ -5,7 +5,9 @@ Choices where the real API's behaviour is undocumented:
 - An instance id that is not a UUID -> 400 DMS.00400061; a well-formed unknown one -> 404
   DMS.00404022. An unknown task id -> 404 DMS.00404023.
 - begin_time/end_time select tasks with begin <= created_at < end.
-- A start past the end is an empty page that still carries the total.
+- A start (or offset) past the end is an empty page that still carries the total.
+- Which paging argument counts depends on the simulator's paging mode (config.PAGING_MODES);
+  task_count is always the total of the window across all pages, as a string.
 """
 
 from __future__ import annotations
@@ -17,12 +19,12 @@ from aiohttp import web
 
 from bot.simulator.data import SCALE_TASKS, SimInstance, parse_task_time
 from bot.simulator.errors import ApiError, json_response
-from bot.simulator.queryargs import int_param, time_param
+from bot.simulator.paging import task_page
+from bot.simulator.queryargs import time_param
 from bot.simulator.routes import TASK_PATH, TASKS_PATH, Handler
 from bot.simulator.state import RunningSimulator
 
 DELETABLE_STATUSES = frozenset({"SUCCESS", "FAILED", "CANCELLED"})
-MAX_TASK_PAGE = 100
 # The API's own instance ids are UUIDs.
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _SCALE_STEPS = ("prepare", "expand_disk", "rebalance", "finish")
@@ -60,8 +62,7 @@ def _list_tasks(sim: RunningSimulator) -> Handler:
     async def handle(request: web.Request) -> web.Response:
         inst = instance_of(sim, request)
         query = request.rel_url.query
-        start = int_param(query, "start", 1, low=1, high=None)
-        limit = int_param(query, "limit", 10, low=1, high=MAX_TASK_PAGE)
+        first, limit = task_page(query, sim.paging)
         begin = time_param(query, "begin_time")
         end = time_param(query, "end_time")
         selected = inst.tasks
@@ -72,7 +73,7 @@ def _list_tasks(sim: RunningSimulator) -> Handler:
                 if (begin is None or begin <= inst.created_of(t))
                 and (end is None or inst.created_of(t) < end)
             ]
-        page = selected[start - 1 : start - 1 + limit]
+        page = selected[first : first + limit]
         return json_response({"task_count": str(len(selected)), "tasks": page})
 
     return handle
