@@ -38,7 +38,7 @@ from huaweicloudsdkkafka.v2 import KafkaClient, ListBackgroundTasksRequest
 from bot.dms.auth import AkSkAuth
 from bot.dms.cache import TaskCache
 from bot.dms.client import DmsClient, format_api_time
-from bot.settings import InstanceRef
+from bot.domain.instances import InstanceRef
 from bot.simulator import DEMO_AK, DEMO_PROJECT_ID, DEMO_REGION, DEMO_SK
 
 WINDOW_TASKS = 2000

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from bot.dms.models import TaskStatus
+from bot.domain.tasks import TaskStatus
 
 TASK_LABELS: dict[str, str] = {
     # Seen in API responses.

@@ -7,21 +7,13 @@ front door (slash command, buttons, digests, `try`, `demo`) shows the same thing
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.dms.models import Task
-from bot.query import TaskQuery
-from bot.settings import InstanceRef
-
-
-@dataclass(frozen=True)
-class DurationRange:
-    """How long finished tasks of one name usually took (25th-75th percentile)."""
-
-    low: timedelta
-    high: timedelta
-    samples: int
+from bot.domain.durations import DurationRange
+from bot.domain.instances import InstanceRef
+from bot.domain.query import TaskQuery
+from bot.domain.tasks import Task
 
 
 @dataclass(frozen=True)

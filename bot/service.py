@@ -7,55 +7,29 @@ from __future__ import annotations
 import difflib
 import logging
 import math
-import re
-import statistics
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from bot.dms.cache import TaskCache
 from bot.dms.errors import DmsAuthError, DmsError, DmsNotFoundError
-from bot.dms.models import Instance, Task, TaskStatus
+from bot.domain.access import AccessPolicy
+from bot.domain.durations import HISTORY, DurationRange, overdue_tasks, typical_durations
+from bot.domain.instances import INSTANCE_ID_PATTERN, InstanceRef
+from bot.domain.query import TaskFilters, TaskQuery, refreshed
+from bot.domain.tasks import Instance, Task, TaskStatus
+from bot.grammar.parser import parse_command
+from bot.grammar.state import decode_state
+from bot.grammar.words import HelpRequest, QueryError
 from bot.ids import ActionId
 from bot.labels import task_label
-from bot.query import (
-    COMMAND,
-    HelpRequest,
-    QueryError,
-    TaskFilters,
-    TaskQuery,
-    decode_state,
-    parse_command,
-    refreshed,
-)
-from bot.report import (
-    DurationRange,
-    HelpView,
-    Outcome,
-    ParamsView,
-    Problem,
-    Refusal,
-    TaskReport,
-    UnknownInstance,
-)
-from bot.settings import BotConfig, InstanceRef, Settings
+from bot.report import HelpView, Outcome, ParamsView, Problem, Refusal, TaskReport, UnknownInstance
+from bot.settings import Settings
 
 log = logging.getLogger(__name__)
-
-# Real DMS instance ids are UUIDs; anything else typed as a target is an alias or a name.
-_INSTANCE_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
-
-# A running task is "far too long" past 3x the slow end of its usual range, or, with no history
-# for its name in the window, past this fixed bound.
-OVERDUE_FACTOR = 3
-OVERDUE_FLOOR = timedelta(minutes=10)
-OVERDUE_WITHOUT_HISTORY = timedelta(hours=2)
-MIN_SAMPLES = 3
-# How far back usual durations are learnt when the asked-for window is too short to tell.
-HISTORY = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -67,105 +41,12 @@ class Requester:
     tz: ZoneInfo
 
 
-class AccessPolicy:
-    """Which channel (and user) may see which instance, from the config file.
-
-    With no rules at all, everything the credentials can see is allowed (a warning is logged at
-    start-up). Once any instance carries a rule, anything not explicitly allowed is refused, and
-    instances outside the config file (by id or name) are refused too.
-    """
-
-    def __init__(self, config: BotConfig, aliases: dict[str, InstanceRef]) -> None:
-        self._config = config
-        self._aliases = aliases
-
-    @property
-    def open(self) -> bool:
-        return not self._config.has_access_rules
-
-    def _entries_for(self, instance: InstanceRef) -> list[str]:
-        return [
-            alias
-            for alias, ref in self._aliases.items()
-            if ref.instance_id == instance.instance_id and ref.project_id == instance.project_id
-        ]
-
-    def allows(self, instance: InstanceRef, requester: Requester) -> bool:
-        if self.open:
-            return True
-        for alias in self._entries_for(instance):
-            rule = self._config.instances[self._aliases[alias].alias or alias]
-            if rule.channels is None and rule.users is None:
-                # Once any rule exists, an entry without one is not an allowance.
-                continue
-            channel_ok = rule.channels is None or requester.channel_id in rule.channels
-            user_ok = rule.users is None or requester.user_id in rule.users
-            if channel_ok and user_ok:
-                return True
-        return False
-
-    def channels_for(self, instance: InstanceRef) -> tuple[str, ...]:
-        channels: list[str] = []
-        for alias in self._entries_for(instance):
-            rule = self._config.instances[self._aliases[alias].alias or alias]
-            channels.extend(c for c in rule.channels or () if c not in channels)
-        return tuple(channels)
-
-    def visible_aliases(self, requester: Requester) -> tuple[str, ...]:
-        return tuple(
-            ref.alias or alias
-            for alias, ref in self._aliases.items()
-            if self.allows(ref, requester)
-        )
-
-
 def _matches(filters: TaskFilters, task: Task) -> bool:
     """`name=` applies to the API name and to the label the user sees on the row."""
     return any(
         filters.matches(name=name, user=task.user_name, status=task.status_upper)
         for name in (task.name, task_label(task.name))
     )
-
-
-def _duration(task: Task) -> timedelta | None:
-    if task.created_at is None or task.updated_at is None:
-        return None
-    return max(task.updated_at - task.created_at, timedelta(0))
-
-
-def typical_durations(tasks: tuple[Task, ...]) -> dict[str, DurationRange]:
-    """The 25th-75th percentile of how long succeeded tasks of each name took."""
-    samples: dict[str, list[float]] = {}
-    for task in tasks:
-        took = _duration(task)
-        if task.status_upper == TaskStatus.SUCCESS and took is not None:
-            samples.setdefault(task.name, []).append(took.total_seconds())
-    ranges: dict[str, DurationRange] = {}
-    for name, values in samples.items():
-        if len(values) < MIN_SAMPLES:
-            continue
-        q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive")
-        ranges[name] = DurationRange(
-            low=timedelta(seconds=q1), high=timedelta(seconds=q3), samples=len(values)
-        )
-    return ranges
-
-
-def overdue_tasks(
-    tasks: tuple[Task, ...], typical: dict[str, DurationRange], now: datetime
-) -> dict[str, DurationRange | None]:
-    flagged: dict[str, DurationRange | None] = {}
-    for task in tasks:
-        if task.status_upper != TaskStatus.EXECUTING or task.created_at is None:
-            continue
-        running = now - task.created_at
-        usual = typical.get(task.name)
-        limit = (
-            max(usual.high * OVERDUE_FACTOR, OVERDUE_FLOOR) if usual else OVERDUE_WITHOUT_HISTORY
-        )
-        if running > limit:
-            flagged[task.id] = usual
-    return flagged
 
 
 class TaskService:
@@ -181,7 +62,7 @@ class TaskService:
         self._clock = clock
         self._config = settings.load_config()
         self._aliases = settings.instance_refs()
-        self.access = AccessPolicy(self._config, self._aliases)
+        self.access = AccessPolicy(settings.access_rules(), self._aliases)
         self._names: dict[str, str] = {}  # instance id -> name, from instance lists seen
 
     # ---- use cases ---------------------------------------------------------------------------
@@ -224,8 +105,9 @@ class TaskService:
     async def _command(self, text: str, requester: Requester) -> Outcome:
         # People paste whole commands from help or a runbook into the command's text.
         stripped = text.strip()
-        if stripped.lower().startswith(COMMAND + " ") or stripped.lower() == COMMAND:
-            text = stripped[len(COMMAND) :]
+        command = self._settings.command.lower()
+        if stripped.lower().startswith(command + " ") or stripped.lower() == command:
+            text = stripped[len(command) :]
         parsed = parse_command(text, now=self._clock(), tz=requester.tz)
         if isinstance(parsed, HelpRequest):
             return await self._help(requester)
@@ -235,7 +117,7 @@ class TaskService:
         resolved = await self._resolve(target, requester)
         if not isinstance(resolved, InstanceRef):
             return resolved
-        if not self.access.allows(resolved, requester):
+        if not self.access.allows(resolved, requester.channel_id, requester.user_id):
             return self._refusal(target, resolved, requester)
         query = TaskQuery(
             target=self._state_target(resolved),
@@ -265,7 +147,7 @@ class TaskService:
         if not task_id:
             raise QueryError(
                 "That button did not say which task to show.",
-                "/dms-tasks help",
+                "help",
             )
         resolved = await self._resolve_state_target(query, requester)
         if not isinstance(resolved, InstanceRef):
@@ -284,9 +166,11 @@ class TaskService:
         # Button values come back from the client: re-resolve and re-check access every time, so
         # a copied or edited value cannot reach an instance the channel may not see.
         if not query.target:
-            raise QueryError("That button's value names no instance.", "/dms-tasks help")
+            raise QueryError("That button's value names no instance.", "help")
         resolved = await self._resolve(query.target, requester, exact_only=True)
-        if isinstance(resolved, InstanceRef) and not self.access.allows(resolved, requester):
+        if isinstance(resolved, InstanceRef) and not self.access.allows(
+            resolved, requester.channel_id, requester.user_id
+        ):
             return self._refusal(resolved.display_name, resolved, requester)
         return resolved
 
@@ -340,7 +224,7 @@ class TaskService:
         return typical_durations(history.value.tasks)
 
     async def _help(self, requester: Requester) -> HelpView:
-        visible = list(self.access.visible_aliases(requester))
+        visible = list(self.access.visible_aliases(requester.channel_id, requester.user_id))
         if self.access.open:
             # Without access rules every instance is fair game: list their names too.
             visible.extend(i.name for i in await self._known_instances() if i.name not in visible)
@@ -382,7 +266,7 @@ class TaskService:
         alias = self._aliases.get(target.lower())
         if alias is not None:
             return alias
-        if _INSTANCE_ID.match(target):
+        if INSTANCE_ID_PATTERN.match(target):
             for ref in self._aliases.values():
                 if ref.instance_id.lower() == target.lower():
                     return ref
@@ -410,7 +294,7 @@ class TaskService:
         return project, region
 
     async def _resolve_name(self, name: str, requester: Requester) -> InstanceRef | UnknownInstance:
-        visible = self.access.visible_aliases(requester)
+        visible = self.access.visible_aliases(requester.channel_id, requester.user_id)
         candidates: list[str] = list(visible)
         found: InstanceRef | None = None
         # With access rules, only configured aliases are reachable: listing instances would only
@@ -438,5 +322,5 @@ class TaskService:
         return UnknownInstance(
             typed=name,
             suggestions=suggestions,
-            example=f"/dms-tasks {suggestions[0]} last 1h" if suggestions else "/dms-tasks help",
+            example=f"{suggestions[0]} last 1h" if suggestions else "help",
         )

@@ -7,7 +7,6 @@ instead of surfacing as a confusing error in Slack at 3 a.m.
 
 from __future__ import annotations
 
-import re
 import tomllib
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -23,30 +22,12 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-# Aliases are typed as the first word of a command, so they must be one word and must not read
-# as a window, help or a filter.
-_ALIAS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-_RESERVED_WORDS = frozenset({"help", "last", "since", "between", "today", "yesterday"})
+from bot.domain.access import AccessRule
+from bot.domain.instances import RESERVED_WORDS, InstanceRef, is_typeable_alias
 
 
 class SettingsError(Exception):
     """A configuration problem, worded for the operator: which variable, and what to put in it."""
-
-
-class InstanceRef(BaseModel):
-    """Where one Kafka instance lives: enough to build the tasks URL and sign for it."""
-
-    model_config = ConfigDict(frozen=True)
-
-    instance_id: str
-    project_id: str
-    region: str
-    alias: str | None = None
-    name: str | None = None
-
-    @property
-    def display_name(self) -> str:
-        return self.alias or self.name or self.instance_id
 
 
 class InstanceConfig(BaseModel):
@@ -129,6 +110,13 @@ class Settings(BaseSettings):
     )
     slack_api_url: str = Field(
         default="https://slack.com/api/", validation_alias=_env("SLACK_API_URL")
+    )
+    # The slash command as named in the app's manifest: a command Bolt does not listen for is
+    # acked by nobody, and Slack shows the user a bare "dispatch_failed".
+    command: str = Field(
+        default="/dms-tasks",
+        pattern=r"^/[a-z0-9_-]{1,31}$",
+        validation_alias=_env("DMS_BOT_COMMAND"),
     )
     port: int = Field(default=3000, ge=1, le=65535, validation_alias=_env("PORT"))
 
@@ -243,6 +231,16 @@ class Settings(BaseSettings):
             self._config = _read_config(self.config_path)
         return self._config
 
+    def access_rules(self) -> dict[str, AccessRule]:
+        """The config file's access rules, by alias as written there."""
+        return {
+            alias: AccessRule(
+                channels=None if inst.channels is None else tuple(inst.channels),
+                users=None if inst.users is None else tuple(inst.users),
+            )
+            for alias, inst in self.load_config().instances.items()
+        }
+
     def instance_refs(self) -> dict[str, InstanceRef]:
         """Aliases from the config file, each with project and region filled in."""
         refs: dict[str, InstanceRef] = {}
@@ -279,11 +277,11 @@ def _read_config(path: Path | None) -> BotConfig:
             f"DMS_BOT_CONFIG file {path} has invalid entries:\n" + "\n".join(lines)
         ) from exc
     for alias in config.instances:
-        if not _ALIAS.match(alias) or alias.lower() in _RESERVED_WORDS:
+        if not is_typeable_alias(alias):
             raise SettingsError(
                 f"DMS_BOT_CONFIG file {path}: alias {alias!r} cannot be typed as a command "
                 "target: use letters, digits, '.', '_' or '-', starting with a letter or digit, "
-                f"and none of {', '.join(sorted(_RESERVED_WORDS))}."
+                f"and none of {', '.join(sorted(w for w in RESERVED_WORDS if w.isalpha()))}."
             )
     lowered = [a.lower() for a in config.instances]
     if len(set(lowered)) != len(lowered):

@@ -8,6 +8,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.blockkit import unescape
 from bot.render import render_outcome
 from bot.service import Requester
 from handlers import Deps
@@ -29,6 +30,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             user_id=user_id,
             tz=await deps.timezones.for_user(client, user_id),
         )
-        outcome = await deps.service.command(command.get("text", ""), requester)
+        # Slack sends &, < and > as HTML entities in command text (its text formatting rules).
+        outcome = await deps.service.command(unescape(command.get("text", "")), requester)
         # Slash command replies are ephemeral unless shared (the Share button posts a copy).
         await respond(response_type="ephemeral", **render_outcome(outcome))

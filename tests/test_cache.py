@@ -17,7 +17,7 @@ from bot.dms.auth import AkSkAuth
 from bot.dms.cache import MemoryResultStore, StoredResult, TaskCache
 from bot.dms.client import DmsClient, RetryPolicy
 from bot.dms.errors import DmsNotFoundError
-from bot.settings import InstanceRef
+from bot.domain.instances import InstanceRef
 
 T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 REF = InstanceRef(instance_id="inst-1", project_id="proj", region="cn-north-4")

@@ -27,7 +27,7 @@ from bot.dms.errors import (
     DmsUnavailableError,
 )
 from bot.dms.iam import IamTokenAuth
-from bot.settings import InstanceRef
+from bot.domain.instances import InstanceRef
 
 PROJECT = "proj123"
 REGION = "cn-north-4"

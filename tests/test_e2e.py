@@ -18,8 +18,8 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from bot.grammar.state import decode_state, encode_state
 from bot.ids import ActionId
-from bot.query import decode_state, encode_state
 from bot.redact import is_secret_key
 from bot.simulator import (
     DEMO_SK,

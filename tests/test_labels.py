@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.dms.models import TaskStatus
+from bot.domain.tasks import TaskStatus
 from bot.labels import (
     STATUS_EMOJI,
     STATUS_WORDS,

@@ -10,18 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.blockkit import MAX_BUTTON_VALUE, slack_len
-from bot.query import (
-    MAX_LIMIT,
-    MAX_WINDOW,
-    HelpRequest,
-    QueryError,
-    TaskFilters,
-    TaskQuery,
-    decode_state,
-    describe_window,
-    encode_state,
-    parse_command,
-)
+from bot.domain.query import MAX_WINDOW, TaskFilters, TaskQuery
+from bot.grammar.parser import parse_command
+from bot.grammar.state import decode_state, encode_state
+from bot.grammar.words import MAX_LIMIT, HelpRequest, QueryError
+from bot.render.timewords import describe_window
 
 # Zones with odd offsets, DST at midnight (Santiago), half-hour DST (Lord Howe), and none.
 ZONES = [
@@ -80,8 +73,7 @@ def parse(text: str, now: datetime, tz: ZoneInfo) -> TaskQuery | HelpRequest | N
         return parse_command(text, now=now, tz=tz)
     except QueryError as exc:
         assert isinstance(exc.message, str) and exc.message.strip()
-        assert exc.example.startswith("/dms-tasks ")
-        example = parse_command(exc.example.removeprefix("/dms-tasks "), now=now, tz=tz)
+        example = parse_command(exc.example, now=now, tz=tz)
         assert isinstance(example, TaskQuery | HelpRequest)
         return None
 

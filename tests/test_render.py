@@ -13,9 +13,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.blockkit import FALLBACK_TEXT_LIMIT, MAX_BLOCKS, check_message, unescape
-from bot.dms.models import Task
+from bot.domain.durations import DurationRange
+from bot.domain.instances import InstanceRef
+from bot.domain.query import TaskFilters, TaskQuery, TimeWindow
+from bot.domain.tasks import Task
+from bot.grammar.parser import parse_command
+from bot.grammar.state import decode_state
 from bot.ids import ActionId, BlockId
-from bot.query import TaskFilters, TaskQuery, TimeWindow, decode_state, parse_command
 from bot.redact import REDACTED
 from bot.render import (
     message_buttons,
@@ -30,16 +34,7 @@ from bot.render import (
     render_unknown_instance,
     shared_copy,
 )
-from bot.report import (
-    DurationRange,
-    HelpView,
-    ParamsView,
-    Problem,
-    Refusal,
-    TaskReport,
-    UnknownInstance,
-)
-from bot.settings import InstanceRef
+from bot.report import HelpView, ParamsView, Problem, Refusal, TaskReport, UnknownInstance
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 1, 15, 13, 7, tzinfo=UTC)  # 14:07 CET

@@ -12,12 +12,14 @@ import pytest
 from pydantic import SecretStr
 
 from bot.app import Runtime, build_runtime
-from bot.dms.models import Task
+from bot.domain.durations import MIN_SAMPLES, overdue_tasks, typical_durations
+from bot.domain.query import Anchor, TimeWindow, refreshed
+from bot.domain.tasks import Task
+from bot.grammar.state import decode_state, encode_state
 from bot.ids import ActionId
-from bot.query import TimeWindow, decode_state, encode_state, refreshed
 from bot.render import render_outcome, render_text
 from bot.report import HelpView, ParamsView, Problem, Refusal, TaskReport, UnknownInstance
-from bot.service import MIN_SAMPLES, Requester, overdue_tasks, typical_durations
+from bot.service import Requester
 from bot.settings import Settings, with_simulator
 from bot.simulator import (
     DEMO_IAM_DOMAIN,
@@ -83,17 +85,21 @@ def test_refresh_moves_windows_anchored_to_now_and_keeps_fixed_ones() -> None:
     begin = datetime(2026, 11, 28, 11, 0, tzinfo=UTC)
     end = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
     later = datetime(2026, 11, 28, 12, 30, 15, 999, tzinfo=UTC)
-    moved = refreshed(TimeWindow(begin, end, "last 1 h"), later)
+    moved = refreshed(TimeWindow(begin, end, "last 1 h", Anchor.SLIDING), later)
     assert (moved.begin, moved.end) == (
         begin + timedelta(minutes=30, seconds=15),
         later.replace(microsecond=0),
     )
-    grown = refreshed(TimeWindow(begin, end, "since 11:00"), later)
+    grown = refreshed(TimeWindow(begin, end, "since 11:00", Anchor.GROWING), later)
     assert (grown.begin, grown.end) == (begin, later.replace(microsecond=0))
-    assert refreshed(TimeWindow(begin, end, "today"), later).end == later.replace(microsecond=0)
+    today = TimeWindow(begin, end, "today", Anchor.GROWING)
+    assert refreshed(today, later).end == later.replace(microsecond=0)
     fixed = TimeWindow(begin, end, "between 11:00 and 12:00")
     assert refreshed(fixed, later) == fixed
     assert refreshed(TimeWindow(begin, end, "yesterday"), later).end == end
+    # The anchor is a field of the window, not a guess from its label.
+    pinned = TimeWindow(begin, end, "last 1 h", Anchor.FIXED)
+    assert refreshed(pinned, later) == pinned
 
 
 @pytest.fixture
@@ -222,7 +228,7 @@ async def test_typo_in_name_suggests_the_closest(open_runtime: Runtime) -> None:
     outcome = await open_runtime.service.command("prod-ordres last 1h", ONCALL)
     assert isinstance(outcome, UnknownInstance)
     assert outcome.suggestions[0] == "prod-orders"
-    assert outcome.example.startswith("/dms-tasks prod-orders")
+    assert outcome.example.startswith("prod-orders")
 
 
 async def test_unknown_instance_id_reports_the_api_error(open_runtime: Runtime) -> None:
@@ -237,7 +243,7 @@ async def test_unknown_instance_id_reports_the_api_error(open_runtime: Runtime) 
 async def test_bad_text_becomes_a_problem_with_an_example(open_runtime: Runtime) -> None:
     outcome = await open_runtime.service.command("prod-orders last 5x", ONCALL)
     assert isinstance(outcome, Problem)
-    assert "5x" in outcome.summary and outcome.example.startswith("/dms-tasks")
+    assert "5x" in outcome.summary and outcome.example.startswith("prod-orders")
 
 
 async def test_api_down_becomes_a_problem(sim: RunningSimulator, open_runtime: Runtime) -> None:

@@ -11,8 +11,8 @@ import json
 from typing import Any
 from urllib.parse import parse_qs
 
+from bot.grammar.state import decode_state
 from bot.ids import ActionId
-from bot.query import decode_state
 from bot.simulator import (
     SimulatorConfig,
     start_simulator,

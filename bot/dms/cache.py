@@ -24,8 +24,8 @@ from typing import Any, Generic, Protocol, TypeVar
 from cachetools import TLRUCache
 
 from bot.dms.client import DmsClient
-from bot.dms.models import Instance, Task, TaskWindow
-from bot.settings import InstanceRef
+from bot.domain.instances import InstanceRef
+from bot.domain.tasks import Instance, Task, TaskWindow
 
 T = TypeVar("T")
 

@@ -36,16 +36,9 @@ from bot.dms.errors import (
     DmsThrottledError,
     DmsUnavailableError,
 )
-from bot.dms.models import (
-    MAX_INSTANCE_PAGE_SIZE,
-    MAX_PAGE_SIZE,
-    Instance,
-    Task,
-    TaskPage,
-    TaskWindow,
-    parse_count,
-)
-from bot.settings import InstanceRef
+from bot.dms.models import MAX_INSTANCE_PAGE_SIZE, MAX_PAGE_SIZE, TaskPage, parse_count
+from bot.domain.instances import InstanceRef
+from bot.domain.tasks import Instance, Task, TaskWindow
 
 log = logging.getLogger("bot.dms")
 

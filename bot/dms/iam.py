@@ -20,7 +20,7 @@ from typing import NoReturn
 import httpx
 
 from bot.dms.errors import DmsAuthError, DmsUnavailableError
-from bot.dms.models import parse_api_time
+from bot.domain.tasks import parse_api_time
 
 log = logging.getLogger("bot.dms")
 

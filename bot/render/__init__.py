@@ -37,32 +37,17 @@ from bot.blockkit import (
     truncate,
     unescape,
 )
-from bot.dms.models import Task, TaskStatus
+from bot.domain.durations import DurationRange
+from bot.domain.instances import InstanceRef
+from bot.domain.query import MAX_WINDOW, TaskQuery
+from bot.domain.tasks import Task, TaskStatus
+from bot.grammar.state import encode_state
+from bot.grammar.words import COMMAND, DEFAULT_LABEL, MAX_LIMIT
 from bot.ids import ActionId, BlockId
 from bot.labels import STATUS_ORDER, status_emoji, status_word, task_label
-from bot.query import (
-    COMMAND,
-    DEFAULT_LABEL,
-    MAX_LIMIT,
-    MAX_WINDOW,
-    TaskQuery,
-    describe_window,
-    encode_state,
-    format_day,
-    format_duration,
-)
 from bot.redact import REDACTED, redact
-from bot.report import (
-    DurationRange,
-    HelpView,
-    Outcome,
-    ParamsView,
-    Problem,
-    Refusal,
-    TaskReport,
-    UnknownInstance,
-)
-from bot.settings import InstanceRef
+from bot.render.timewords import describe_window, format_day, format_duration
+from bot.report import HelpView, Outcome, ParamsView, Problem, Refusal, TaskReport, UnknownInstance
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,244 @@
+"""What a button carries: the listing it belongs to (and, for Params, the task), as one typed
+model. The Slack edge decodes a click's value once, into a `ButtonState`; nothing downstream
+reads the raw value again.
+
+The value is compact JSON with short keys (v version, t target, b/e window in epoch seconds,
+l label, a anchor, s statuses, n name glob, u user, m limit, p page, k task id); defaults are
+left out. Values come back from the client and may be copied or edited, so everything is
+checked; access is not decided here: the service re-checks the target on every click.
+
+Size: target, glob and user are at most 100 characters without control characters, so each
+takes at most 200 UTF-16 units in JSON (an escaped quote or an astral character costs 2); the
+label at most 120; a task id of at most 128 characters at most 768 (\\u0000 escapes); the rest
+under 200. That stays well under Slack's 2000.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+
+from bot.blockkit import MAX_BUTTON_VALUE, slack_len
+from bot.domain.query import DEFAULT_LIMIT, MAX_WINDOW, Anchor, TaskFilters, TaskQuery, TimeWindow
+from bot.grammar.words import (
+    KNOWN_STATUSES,
+    MAX_LABEL,
+    MAX_LIMIT,
+    MAX_PAGE,
+    MAX_TASK_ID,
+    MAX_VALUE,
+    STATE_VERSION,
+    QueryError,
+    _has_bad_chars,
+)
+
+# Epoch seconds of 9999-12-31 23:59:59 UTC: datetime cannot go further.
+_MAX_EPOCH = 253_402_300_799
+
+
+def _text(value: Any, what: str, limit: int, *, from_api: bool = False) -> str:
+    """Texts people typed must hold something visible and no control characters; a task id is
+    the API's, kept as it came."""
+    if not isinstance(value, str) or not 1 <= len(value) <= limit:
+        raise ValueError(f"the {what} is not a text of 1 to {limit} characters")
+    if not from_api and not value.strip():
+        raise ValueError(f"the {what} is blank")
+    if _has_bad_chars(value, allow_control=from_api):
+        raise ValueError(f"the {what} holds characters that cannot be shown")
+    return value
+
+
+def _whole(value: Any, what: str, low: int, high: int) -> int:
+    # bool is an int in Python; a JSON true is not a number here.
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"the {what} is not a whole number from {low} to {high}")
+    return value
+
+
+def _epoch(moment: datetime, what: str) -> int:
+    if not isinstance(moment, datetime) or moment.tzinfo is None:
+        raise ValueError(f"the {what} is not an aware time")
+    if moment.microsecond:
+        raise ValueError(f"the {what} is not a whole second")
+    return int(moment.timestamp())
+
+
+class ButtonState(BaseModel):
+    """A button's value, typed. Build it with `of`, send `encode()`, read a click with
+    `decode`; `query` and `task_id` are what the service works with."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    v: Literal[1]
+    t: str | None = None
+    b: int
+    e: int
+    l: str  # noqa: E741 - the wire key
+    a: Anchor = Anchor.FIXED
+    s: tuple[str, ...] = ()
+    n: str | None = None
+    u: str | None = None
+    m: int = DEFAULT_LIMIT
+    p: int = 1
+    k: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shape(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            raise ValueError("it is not an object")
+        if set(data) - set(cls.model_fields):
+            raise ValueError("it holds unknown fields")
+        if data.get("v") != STATE_VERSION or isinstance(data.get("v"), bool):
+            raise ValueError("it comes from another version of the bot")
+        if any(key not in data for key in "bel"):
+            raise ValueError("it has no window")
+        return data
+
+    @field_validator("b", "e", mode="before")
+    @classmethod
+    def _instant(cls, value: Any) -> int:
+        return _whole(value, "window time", 0, _MAX_EPOCH)
+
+    @field_validator("l", mode="before")
+    @classmethod
+    def _label(cls, value: Any) -> str:
+        return _text(value, "window label", MAX_LABEL)
+
+    @field_validator("a", mode="before")
+    @classmethod
+    def _anchor(cls, value: Any) -> Anchor:
+        if not isinstance(value, str) or value not in set(Anchor):
+            raise ValueError("its window anchor is unknown")
+        return Anchor(value)
+
+    @field_validator("t", "n", "u", mode="before")
+    @classmethod
+    def _typed(cls, value: Any) -> str | None:
+        return None if value is None else _text(value, "instance or filter", MAX_VALUE)
+
+    @field_validator("s", mode="before")
+    @classmethod
+    def _statuses(cls, value: Any) -> tuple[str, ...]:
+        if not isinstance(value, list | tuple) or not all(
+            isinstance(s, str) and s in KNOWN_STATUSES for s in value
+        ):
+            raise ValueError("its statuses are not task statuses")
+        return tuple(value)
+
+    @field_validator("m", mode="before")
+    @classmethod
+    def _limit(cls, value: Any) -> int:
+        return _whole(value, "page size", 1, MAX_LIMIT)
+
+    @field_validator("p", mode="before")
+    @classmethod
+    def _page(cls, value: Any) -> int:
+        return _whole(value, "page", 1, MAX_PAGE)
+
+    @field_validator("k", mode="before")
+    @classmethod
+    def _task_id(cls, value: Any) -> str | None:
+        return None if value is None else _text(value, "task id", MAX_TASK_ID, from_api=True)
+
+    @model_validator(mode="after")
+    def _window(self) -> ButtonState:
+        if self.e <= self.b:
+            raise ValueError("its window ends before it begins")
+        if self.e - self.b > MAX_WINDOW.total_seconds():
+            raise ValueError(f"its window is longer than {MAX_WINDOW.days} days")
+        return self
+
+    # ---- to and from the domain --------------------------------------------------------------
+
+    @classmethod
+    def of(cls, query: TaskQuery, *, task_id: str | None = None) -> ButtonState:
+        """The state of a listing (and task). Anything `decode` would refuse raises QueryError
+        here, so a value we send always comes back readable."""
+        try:
+            return cls(
+                v=STATE_VERSION,
+                t=query.target,
+                b=_epoch(query.window.begin, "window start"),
+                e=_epoch(query.window.end, "window end"),
+                l=query.window.label,
+                a=query.window.anchor,
+                s=tuple(sorted(str(s) for s in query.filters.statuses)),
+                n=query.filters.name_glob,
+                u=query.filters.user,
+                m=query.limit,
+                p=query.page,
+                k=task_id,
+            )
+        except (ValidationError, OverflowError, OSError, ValueError) as exc:
+            raise QueryError(
+                f"That listing cannot be put in a button: {_reason(exc)}.", "last 1h"
+            ) from None
+
+    @property
+    def query(self) -> TaskQuery:
+        return TaskQuery(
+            target=self.t,
+            window=TimeWindow(
+                datetime.fromtimestamp(self.b, tz=UTC),
+                datetime.fromtimestamp(self.e, tz=UTC),
+                self.l,
+                self.a,
+            ),
+            filters=TaskFilters(statuses=frozenset(self.s), name_glob=self.n, user=self.u),
+            limit=self.m,
+            page=self.p,
+        )
+
+    @property
+    def task_id(self) -> str | None:
+        return self.k
+
+    def encode(self) -> str:
+        value = json.dumps(
+            self.model_dump(mode="json", exclude_defaults=True) | {"v": STATE_VERSION},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        # Guaranteed by the bounds above; checked because Slack rejects the whole message
+        # otherwise.
+        if slack_len(value) > MAX_BUTTON_VALUE:
+            raise QueryError("That listing is too large for a button.", "last 1h")
+        return value
+
+    @classmethod
+    def decode(cls, value: str) -> ButtonState:
+        """A click's value; anything off raises QueryError."""
+        try:
+            if not isinstance(value, str) or not value or slack_len(value) > MAX_BUTTON_VALUE:
+                raise ValueError("it is empty or too long")
+            try:
+                data = json.loads(value)
+            except (ValueError, RecursionError):
+                raise ValueError("it is not JSON") from None
+            return cls.model_validate(data)
+        except (ValidationError, ValueError) as exc:
+            raise QueryError(
+                f"That button's value is damaged or out of date ({_reason(exc)}). Run the "
+                "command again.",
+                "help",
+            ) from None
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        return str(first.get("ctx", {}).get("error") or first["msg"]).removeprefix("Value error, ")
+    return str(exc)
+
+
+def encode_state(query: TaskQuery, *, task_id: str | None = None) -> str:
+    return ButtonState.of(query, task_id=task_id).encode()
+
+
+def decode_state(value: str) -> tuple[TaskQuery, str | None]:
+    state = ButtonState.decode(value)
+    return state.query, state.task_id

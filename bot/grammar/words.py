@@ -1,0 +1,209 @@
+"""The grammar's vocabulary and tokens: what words mean, how text splits into them, and the
+errors that carry a repair so a message can show a valid command."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from bot.domain.instances import WINDOW_WORDS
+from bot.domain.tasks import TaskStatus
+
+COMMAND = "/dms-tasks"
+# The most rows one page of an answer shows.
+MAX_LIMIT = 100
+# Pages beyond the last are clamped by the service; this only keeps the number a sane size.
+MAX_PAGE = 100_000
+DEFAULT_WINDOW = timedelta(hours=24)
+DEFAULT_LABEL = "last 24 h"
+MAX_TEXT = 1000
+# Dates further back than this are refused outright: it keeps zone arithmetic far from the
+# limits of datetime, and no one asks about tasks that old.
+MAX_DAYS_BACK = 10 * 365
+# Target, glob and user values. With the label and task id bounds below, this keeps any button
+# value under Slack's 2000-character limit (see encode_state).
+MAX_VALUE = 100
+MAX_LABEL = 60
+MAX_TASK_ID = 128
+STATE_VERSION = 1
+
+WINDOW_FORMS = '"last 90m", "since 09:00", "between 09:00 and 11:30" or "today"'
+
+
+@dataclass(frozen=True)
+class HelpRequest:
+    """`/dms-tasks help`, or a bare `/dms-tasks` where the channel has no default instance."""
+
+
+class QueryError(ValueError):
+    """Text the grammar cannot read. `message` says what was wrong; `example` is the nearest
+    valid form. Both are plain text (the renderer escapes them)."""
+
+    def __init__(self, message: str, example: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.example = example
+
+
+# ---- vocabulary ------------------------------------------------------------------------------
+
+_KEY_EXAMPLES = {
+    "status": "status=failed",
+    "name": "name=*Topic*",
+    "user": "user=alice",
+    "limit": "limit=20",
+    "page": "page=2",
+}
+KEYS = tuple(_KEY_EXAMPLES)
+VOCABULARY = (*WINDOW_WORDS, "help", *(f"{k}=" for k in KEYS))
+
+STATUS_ALIASES: dict[str, str] = {
+    "failed": TaskStatus.FAILED,
+    "failure": TaskStatus.FAILED,
+    "fail": TaskStatus.FAILED,
+    "executing": TaskStatus.EXECUTING,
+    "running": TaskStatus.EXECUTING,
+    "in-progress": TaskStatus.EXECUTING,
+    "in_progress": TaskStatus.EXECUTING,
+    "success": TaskStatus.SUCCESS,
+    "succeeded": TaskStatus.SUCCESS,
+    "ok": TaskStatus.SUCCESS,
+    "done": TaskStatus.SUCCESS,
+    "created": TaskStatus.CREATED,
+    "pending": TaskStatus.CREATED,
+    "queued": TaskStatus.CREATED,
+    "cancelled": TaskStatus.CANCELLED,
+    "canceled": TaskStatus.CANCELLED,
+    "deleted": TaskStatus.DELETED,
+}
+KNOWN_STATUSES = frozenset(s.value for s in TaskStatus)
+
+# unit word -> (seconds, label unit)
+UNITS: dict[str, tuple[int, str]] = {}
+for _words, _seconds, _label in (
+    (("s", "sec", "secs", "second", "seconds"), 1, "s"),
+    (("m", "min", "mins", "minute", "minutes"), 60, "min"),
+    (("h", "hr", "hrs", "hour", "hours"), 3600, "h"),
+    (("d", "day", "days"), 86400, "d"),
+    (("w", "wk", "wks", "week", "weeks"), 7 * 86400, "w"),
+):
+    for _word in _words:
+        UNITS[_word] = (_seconds, _label)
+
+_AMOUNT = re.compile(r"([0-9]+(?:\.[0-9]+)?)([a-z]+)", re.ASCII)
+_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]+)?", re.ASCII)
+_NUMBER = re.compile(r"[0-9]+", re.ASCII)
+_CLOCK = re.compile(r"([0-9]{1,2})(?::([0-9]{2}))?(am|pm|a\.m\.|p\.m\.)?", re.ASCII)
+_HALVES = ("am", "pm", "a.m.", "p.m.")
+_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})", re.ASCII)
+_DATE_TIME = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})t([0-9]{1,2}:[0-9]{2})", re.ASCII)
+
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+
+# Slack clients on phones turn straight quotes into curly ones.
+_QUOTE_PAIRS = {'"': '"', "'": "'", "“": "”", "‘": "’", "„": "“"}
+
+
+# ---- tokens ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Token:
+    text: str  # quotes removed
+    raw: str  # as typed, quotes included
+    quoted: bool = False  # the whole word was quoted: never a keyword
+
+    @property
+    def word(self) -> str:
+        return "" if self.quoted else self.text.lower()
+
+
+def _tokenize(text: str) -> list[_Token]:
+    """Split on whitespace. A quote opens a group only at the start of a word or right after its
+    first `=`, so an apostrophe inside a name (O'Brien) stays a letter."""
+    tokens: list[_Token] = []
+    i, n = 0, len(text)
+    while i < n:
+        if text[i].isspace():
+            i += 1
+            continue
+        start = i
+        parts: list[str] = []
+        quoted = False
+        while i < n and not text[i].isspace():
+            ch = text[i]
+            after_key = i > start and text[i - 1] == "=" and "=" not in text[start : i - 1]
+            if ch in _QUOTE_PAIRS and (i == start or after_key):
+                end = text.find(_QUOTE_PAIRS[ch], i + 1)
+                if end < 0:
+                    raise _TokenError(f'The quote in "{_snippet(text[start:])}" is never closed.')
+                parts.append(text[i + 1 : end])
+                quoted = quoted or i == start
+                i = end + 1
+                continue
+            parts.append(ch)
+            i += 1
+        tokens.append(_Token("".join(parts), text[start:i], quoted))
+    return tokens
+
+
+class _TokenError(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _snippet(text: str, limit: int = 40) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _has_bad_chars(text: str, *, allow_control: bool = False) -> bool:
+    for ch in text:
+        category = unicodedata.category(ch)
+        if category == "Cs" or (category == "Cc" and not allow_control):
+            return True
+    return False
+
+
+# ---- errors carry a repair, so that the message can show a valid command -------------------
+
+
+class _Reject(Exception):
+    """A bad fragment: tokens [start, stop) and the replacements that would fix it, best first."""
+
+    def __init__(
+        self, message: str, start: int, stop: int, fixes: Sequence[Sequence[str]] = ((),)
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.start = start
+        self.stop = stop
+        self.fixes = fixes
+
+
+def _fragment(tokens: Sequence[_Token], start: int, stop: int) -> str:
+    return _snippet(" ".join(t.raw for t in tokens[start:stop]))
+
+
+# ---- errors carry a repair, so that the message can show a valid command -------------------
+
+
+class _Reject(Exception):
+    """A bad fragment: tokens [start, stop) and the replacements that would fix it, best first."""
+
+    def __init__(
+        self, message: str, start: int, stop: int, fixes: Sequence[Sequence[str]] = ((),)
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.start = start
+        self.stop = stop
+        self.fixes = fixes
+
+
+def _fragment(tokens: Sequence[_Token], start: int, stop: int) -> str:
+    return _snippet(" ".join(t.raw for t in tokens[start:stop]))

@@ -1,0 +1,70 @@
+"""Windows, days and durations in words for people."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.domain.query import (
+    TimeWindow,
+)
+
+# ---- words for people ------------------------------------------------------------------------
+
+
+def format_duration(delta: timedelta) -> str:
+    """`5 s`, `9 min`, `1 h 10 min`, `2 d 3 h`: two units at most, rounded down."""
+    total = int(delta.total_seconds())
+    sign = "-" if total < 0 else ""
+    total = abs(total)
+    if total < 60:
+        return f"{sign}{total} s"
+    minutes, hours, days = total // 60, total // 3600, total // 86400
+    if total < 3600:
+        return f"{sign}{minutes} min"
+    if total < 86400:
+        rest = minutes % 60
+        return f"{sign}{hours} h {rest} min" if rest else f"{sign}{hours} h"
+    rest = hours % 24
+    return f"{sign}{days} d {rest} h" if rest else f"{sign}{days} d"
+
+
+def format_day(day: date, today: date) -> str:
+    """`5 Mar`, with the year only when it is not this year's."""
+    text = f"{day.day} {day:%b}"
+    return text if day.year == today.year else f"{text} {day.year}"
+
+
+def _span(begin: datetime, end: datetime, reference: date) -> str:
+    """Times of [begin, end) in begin's zone; dates only when the span crosses a day or is not
+    on `reference` (today). An end at midnight reads as 24:00 of the day before."""
+    begin_name, end_name = begin.tzname() or "", end.tzname() or ""
+    end_day, end_clock = end.date(), f"{end:%H:%M}"
+    if end.time() == time(0) and end_day > begin.date():
+        end_day, end_clock = end_day - timedelta(days=1), "24:00"
+    same_zone = begin_name == end_name
+    first = f"{begin:%H:%M}" if same_zone else f"{begin:%H:%M} {begin_name}"
+    if begin.date() == end_day == reference:
+        return f"{first}–{end_clock} {end_name}"
+    if begin.date() == end_day:
+        return f"{format_day(begin.date(), reference)} {first}–{end_clock} {end_name}"
+    return (
+        f"{format_day(begin.date(), reference)} {first} – "
+        f"{format_day(end_day, reference)} {end_clock} {end_name}"
+    )
+
+
+def describe_window(window: TimeWindow, tz: ZoneInfo, *, now: datetime | None = None) -> str:
+    """`last 1 h: 13:07–14:07 CET (12:07–13:07 UTC)`. "Today" is the day of `now`, or of the
+    window's end when no clock is given. The UTC part is left out when the zone is UTC-like."""
+    reference = now or window.end
+    begin, end = window.begin.astimezone(tz), window.end.astimezone(tz)
+    local = _span(begin, end, reference.astimezone(tz).date())
+    head = f"{window.label}: {local}"
+    offsets = {begin.utcoffset(), end.utcoffset()}
+    if offsets == {timedelta(0)}:
+        return head
+    utc = _span(
+        window.begin.astimezone(UTC), window.end.astimezone(UTC), reference.astimezone(UTC).date()
+    )
+    return f"{head} ({utc})"
