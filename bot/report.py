@@ -74,18 +74,19 @@ class Problem:
     summary: str
     hint: str = ""
     reference: str = ""
-    example: str = ""  # a valid command close to what the user typed, when there is one
+    example: str = ""  # a valid command (with its name) close to what was typed, if any
 
 
 @dataclass(frozen=True)
 class UnknownInstance:
     typed: str
-    suggestions: tuple[str, ...] = ()
-    example: str = ""
+    suggestions: tuple[str, ...]
+    example: str  # a command to try instead (with its name)
 
 
 @dataclass(frozen=True)
 class HelpView:
+    command: str  # the slash command, as configured
     instances: tuple[str, ...]  # the aliases this channel may see
     default_instance: str | None = None
 

@@ -89,7 +89,7 @@ class TaskService:
         try:
             return await use_case(arg, requester)
         except QueryError as exc:
-            return Problem(summary=exc.message, example=exc.example)
+            return Problem(summary=exc.message, example=self._example(exc.example))
         except DmsError as exc:
             return Problem(summary=exc.summary, hint=exc.hint, reference=exc.reference())
         except Exception:
@@ -229,6 +229,7 @@ class TaskService:
             # Without access rules every instance is fair game: list their names too.
             visible.extend(i.name for i in await self._known_instances() if i.name not in visible)
         return HelpView(
+            command=self._settings.command,
             instances=tuple(visible),
             default_instance=self._channel_default(requester.channel_id),
         )
@@ -251,6 +252,10 @@ class TaskService:
 
     def _remember_names(self, instances: list[Instance]) -> None:
         self._names.update({i.instance_id.lower(): i.name for i in instances if i.name})
+
+    def _example(self, text: str) -> str:
+        """A command people can type: the grammar's examples are the text after its name."""
+        return f"{self._settings.command} {text}".rstrip()
 
     def _channel_default(self, channel_id: str) -> str | None:
         channel = self._config.channels.get(channel_id)
@@ -280,7 +285,7 @@ class TaskService:
                 name=self._names.get(target.lower()),
             )
         if exact_only:
-            return UnknownInstance(typed=target)
+            return UnknownInstance(typed=target, suggestions=(), example=self._example("help"))
         return await self._resolve_name(target, requester)
 
     def _default_location(self) -> tuple[str, str]:
@@ -322,5 +327,5 @@ class TaskService:
         return UnknownInstance(
             typed=name,
             suggestions=suggestions,
-            example=f"{suggestions[0]} last 1h" if suggestions else "help",
+            example=self._example(f"{suggestions[0]} last 1h" if suggestions else "help"),
         )

@@ -124,7 +124,7 @@ async def test_command_acks_before_asking_the_service(mocker: MockerFixture) -> 
     async def answer(text: str, requester: Requester) -> HelpView:
         order.append("service")
         assert requester == Requester(channel_id="C_ONCALL", user_id="U1", tz=BERLIN)
-        return HelpView(instances=("prod-orders",))
+        return HelpView(command="/dms-tasks", instances=("prod-orders",))
 
     service.command.side_effect = answer
     ack, respond = recording_mocks(mocker, order)
@@ -176,7 +176,7 @@ async def test_command_hitting_a_bug_still_answers_with_an_error_id(
 
 async def test_slack_without_a_time_zone_still_gets_an_answer(mocker: MockerFixture) -> None:
     service = mocker.create_autospec(TaskService, instance=True)
-    service.command.return_value = HelpView(instances=())
+    service.command.return_value = HelpView(command="/dms-tasks", instances=())
     client = slack_client(mocker)
     client.users_info.side_effect = RuntimeError("users.info unavailable")
     ack, respond = mocker.AsyncMock(), mocker.AsyncMock()
@@ -207,7 +207,7 @@ async def test_click_acks_first_and_replaces_the_message(
         order.append("service")
         assert pressed is action and value == '{"v":1}'
         assert requester.channel_id == "C_ONCALL" and requester.user_id == "U1"
-        return HelpView(instances=("prod-orders",))
+        return HelpView(command="/dms-tasks", instances=("prod-orders",))
 
     service.press.side_effect = press
     ack, respond = recording_mocks(mocker, order)
@@ -233,7 +233,7 @@ async def test_click_with_a_damaged_value_answers_with_a_clear_error(
 
 async def test_share_posts_a_public_copy_without_buttons(mocker: MockerFixture) -> None:
     service = mocker.create_autospec(TaskService, instance=True)
-    service.press.return_value = HelpView(instances=("prod-orders",))
+    service.press.return_value = HelpView(command="/dms-tasks", instances=("prod-orders",))
     client = slack_client(mocker)
     ack, respond = mocker.AsyncMock(), mocker.AsyncMock()
     body, clicked = click_body(ActionId.SHARE.unique(1), '{"v":1}')
@@ -252,7 +252,7 @@ async def test_share_that_slack_refuses_tells_the_user_how_to_fix_it(
     mocker: MockerFixture,
 ) -> None:
     service = mocker.create_autospec(TaskService, instance=True)
-    service.press.return_value = HelpView(instances=("prod-orders",))
+    service.press.return_value = HelpView(command="/dms-tasks", instances=("prod-orders",))
     client = slack_client(mocker)
     refused = AsyncSlackResponse(
         client=client,

@@ -533,7 +533,7 @@ def test_problem_shows_summary_reference_hint_and_example() -> None:
         summary="Huawei Cloud rejected the bot's credentials.",
         hint="An admin should check HUAWEICLOUD_SDK_AK / HUAWEICLOUD_SDK_SK.",
         reference="APIGW.0301, request 5c3a",
-        example="prod-orders last 1h",
+        example="/dms-tasks prod-orders last 1h",
     )
     message = render_problem(problem)
     assert_valid(message)
@@ -545,7 +545,9 @@ def test_problem_shows_summary_reference_hint_and_example() -> None:
 
 def test_unknown_instance_suggests_and_gives_an_example() -> None:
     message = render_unknown_instance(
-        UnknownInstance("prod-ordres", ("prod-orders", "prod-orders-dr"))
+        UnknownInstance(
+            "prod-ordres", ("prod-orders", "prod-orders-dr"), "/dms-tasks prod-orders last 1h"
+        )
     )
     assert_valid(message)
     text = render_text(message)
@@ -555,7 +557,7 @@ def test_unknown_instance_suggests_and_gives_an_example() -> None:
 
 
 def test_help_gives_examples_first_then_grammar_and_only_visible_instances() -> None:
-    message = render_help(HelpView(instances=("billing", "prod-orders")))
+    message = render_help(HelpView(command="/dms-tasks", instances=("billing", "prod-orders")))
     assert_valid(message)
     text = render_text(message)
     first_block = message["blocks"][0]["text"]["text"]
@@ -565,7 +567,7 @@ def test_help_gives_examples_first_then_grammar_and_only_visible_instances() -> 
 
 
 def test_help_examples_are_commands_the_grammar_reads() -> None:
-    message = render_help(HelpView(instances=("prod-orders",)))
+    message = render_help(HelpView(command="/dms-tasks", instances=("prod-orders",)))
     examples = re.findall(r"`/dms-tasks ([^`]*)`", message["blocks"][0]["text"]["text"])
     assert len(examples) == 3
     for example in examples:
@@ -575,21 +577,21 @@ def test_help_examples_are_commands_the_grammar_reads() -> None:
 
 
 def test_help_window_forms_are_ones_the_grammar_reads() -> None:
-    grammar = render_help(HelpView(instances=()))["blocks"][1]["text"]["text"]
+    grammar = render_help(HelpView(command="/dms-tasks", instances=()))["blocks"][1]["text"]["text"]
     line = next(x for x in grammar.splitlines() if "*window*" in x)
     for form in re.findall(r"`([^`]*)`", line):
         assert isinstance(parse_command(f"x {form}", now=NOW, tz=BERLIN), TaskQuery), form
 
 
 def test_help_without_instances_uses_a_placeholder() -> None:
-    text = render_text(render_help(HelpView(instances=())))
+    text = render_text(render_help(HelpView(command="/dms-tasks", instances=())))
     assert "/dms-tasks prod-orders last 1h" in text
 
 
 def test_render_outcome_dispatches_on_type() -> None:
-    assert "How to ask" in render_text(render_outcome(HelpView(instances=())))
+    assert "How to ask" in render_text(render_outcome(HelpView(command="/dms-tasks", instances=())))
     assert "can't show" in render_text(render_outcome(Refusal("x")))
-    assert "Try:" in render_text(render_outcome(UnknownInstance("x")))
+    assert "Try:" in render_text(render_outcome(UnknownInstance("x", (), "/dms-tasks help")))
     assert "23 tasks" in render_text(render_outcome(sketch_report()))
 
 
@@ -818,8 +820,10 @@ def test_any_params_render_a_valid_message_without_secrets(task: Task, tz: ZoneI
     st.one_of(
         st.builds(Refusal, wild_text, st.lists(wild_text, max_size=30).map(tuple)),
         st.builds(Problem, wild_text, wild_text, wild_text, wild_text),
-        st.builds(UnknownInstance, wild_text, st.lists(wild_text, max_size=10).map(tuple)),
-        st.builds(HelpView, st.lists(wild_text, max_size=60).map(tuple)),
+        st.builds(
+            UnknownInstance, wild_text, st.lists(wild_text, max_size=10).map(tuple), wild_text
+        ),
+        st.builds(HelpView, wild_text, st.lists(wild_text, max_size=60).map(tuple)),
     )
 )
 def test_any_other_outcome_renders_a_valid_message(outcome: Any) -> None:

@@ -228,7 +228,7 @@ async def test_typo_in_name_suggests_the_closest(open_runtime: Runtime) -> None:
     outcome = await open_runtime.service.command("prod-ordres last 1h", ONCALL)
     assert isinstance(outcome, UnknownInstance)
     assert outcome.suggestions[0] == "prod-orders"
-    assert outcome.example.startswith("prod-orders")
+    assert outcome.example.startswith("/dms-tasks prod-orders")
 
 
 async def test_unknown_instance_id_reports_the_api_error(open_runtime: Runtime) -> None:
@@ -243,7 +243,7 @@ async def test_unknown_instance_id_reports_the_api_error(open_runtime: Runtime) 
 async def test_bad_text_becomes_a_problem_with_an_example(open_runtime: Runtime) -> None:
     outcome = await open_runtime.service.command("prod-orders last 5x", ONCALL)
     assert isinstance(outcome, Problem)
-    assert "5x" in outcome.summary and outcome.example.startswith("prod-orders")
+    assert "5x" in outcome.summary and outcome.example.startswith("/dms-tasks prod-orders")
 
 
 async def test_api_down_becomes_a_problem(sim: RunningSimulator, open_runtime: Runtime) -> None:

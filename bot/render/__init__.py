@@ -42,7 +42,7 @@ from bot.domain.instances import InstanceRef
 from bot.domain.query import MAX_WINDOW, TaskQuery
 from bot.domain.tasks import Task, TaskStatus
 from bot.grammar.state import encode_state
-from bot.grammar.words import COMMAND, DEFAULT_LABEL, MAX_LIMIT
+from bot.grammar.words import DEFAULT_LABEL, MAX_LIMIT
 from bot.ids import ActionId, BlockId
 from bot.labels import STATUS_ORDER, status_emoji, status_word, task_label
 from bot.redact import REDACTED, redact
@@ -600,8 +600,6 @@ def render_refusal(refusal: Refusal) -> dict[str, Any]:
 
 def _command_example(example: str) -> str:
     example = " ".join(example.split())
-    if not example.startswith("/"):
-        example = f"{COMMAND} {example}"
     return f"`{escape_inline_code(truncate(example, 300))}`"
 
 
@@ -628,10 +626,8 @@ def render_unknown_instance(unknown: UnknownInstance) -> dict[str, Any]:
     suggestions = [_piece(s, NAME_LIMIT) for s in unknown.suggestions if s.strip()][:5]
     if suggestions:
         lines[0] += f" Did you mean {_join_words(suggestions, 'or')}?"
-    example = unknown.example or (
-        f"{COMMAND} {unknown.suggestions[0]} last 1h" if unknown.suggestions else f"{COMMAND} help"
-    )
-    lines.append(f"Try: {_command_example(example)}")
+    if unknown.example.strip():
+        lines.append(f"Try: {_command_example(unknown.example)}")
     return _checked(_message(first, [_section(BlockId.NOTICE, "\n".join(lines))]), "unknown")
 
 
@@ -639,18 +635,20 @@ def render_help(help_view: HelpView) -> dict[str, Any]:
     visible = [i for i in help_view.instances if i.strip()]
     example_instance = help_view.default_instance or (visible[0] if visible else EXAMPLE_INSTANCE)
     target = " ".join(example_instance.split())
+    command = help_view.command
     examples = [
-        (f"{COMMAND} {target} last 1h", "every task of the last hour"),
-        (f"{COMMAND} {target} today status=failed", "what failed today"),
+        (f"{command} {target} last 1h", "every task of the last hour"),
+        (f"{command} {target} today status=failed", "what failed today"),
         (
-            f"{COMMAND} {target} since 09:00 status=failed,running user=alice",
+            f"{command} {target} since 09:00 status=failed,running user=alice",
             "alice's failed and running tasks since 09:00",
         ),
     ]
     example_lines = "\n".join(f"• {_command_example(c)}  {d}" for c, d in examples)
     grammar = "\n".join(
         [
-            f"*How to ask:*  `{COMMAND} [instance] [window] [filters] [options]`",
+            "*How to ask:*  "
+            + _command_example(f"{command} [instance] [window] [filters] [options]"),
             "• *instance*: an alias below, an instance name or an instance id"
             + (
                 f" (here it defaults to {_piece(help_view.default_instance, NAME_LIMIT)})"
@@ -681,7 +679,7 @@ def render_help(help_view: HelpView) -> dict[str, Any]:
         _section(BlockId.NOTICE, grammar),
         _section(BlockId.FOOTER, instances),
     ]
-    return _checked(_message(f"How to use {COMMAND}", blocks), "help")
+    return _checked(_message(f"How to use {_piece(command, 40)}", blocks), "help")
 
 
 def render_outcome(outcome: Outcome) -> dict[str, Any]:
