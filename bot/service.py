@@ -14,8 +14,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from bot import messages
 from bot.dms.cache import TaskCache
-from bot.dms.errors import DmsAuthError, DmsError, DmsNotFoundError
+from bot.dms.errors import DmsAuthError, DmsError
 from bot.domain.access import AccessPolicy
 from bot.domain.durations import HISTORY, DurationRange, overdue_tasks, typical_durations
 from bot.domain.instances import INSTANCE_ID_PATTERN, InstanceRef
@@ -30,6 +31,14 @@ from bot.report import HelpView, Outcome, ParamsView, Problem, Refusal, TaskRepo
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+class Answer(Exception):
+    """Raised deep in a use case to answer with `outcome` at once."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(type(outcome).__name__)
+        self.outcome = outcome
 
 
 @dataclass(frozen=True)
@@ -90,8 +99,10 @@ class TaskService:
             return await use_case(arg, requester)
         except QueryError as exc:
             return Problem(summary=exc.message, example=self._example(exc.example))
+        except Answer as answer:
+            return answer.outcome
         except DmsError as exc:
-            return Problem(summary=exc.summary, hint=exc.hint, reference=exc.reference())
+            return messages.problem_for(exc)
         except Exception:
             # Never a stack trace in Slack and never silence: log it with an id the user can quote.
             error_id = uuid.uuid4().hex[:8]
@@ -291,11 +302,7 @@ class TaskService:
     def _default_location(self) -> tuple[str, str]:
         project, region = self._settings.project_id, self._settings.region
         if not project or not region:
-            raise DmsNotFoundError(
-                summary="This bot has no default project or region for instance ids.",
-                hint="Use an alias from the bot's config, or ask an admin to set "
-                "HUAWEICLOUD_SDK_PROJECT_ID and DMS_REGION.",
-            )
+            raise Answer(messages.no_default_location())
         return project, region
 
     async def _resolve_name(self, name: str, requester: Requester) -> InstanceRef | UnknownInstance:
