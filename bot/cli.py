@@ -6,10 +6,12 @@ import argparse
 import asyncio
 import logging
 import os
-import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from typing import Any, TextIO
 
-from bot.settings import Settings, SettingsError, load_settings
+from bot.settings import Settings, SettingsError, load_settings, with_simulator
 
 log = logging.getLogger("bot")
 
@@ -26,6 +28,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--port", type=int, default=None, help="HTTP port (env PORT, default 3000)")
     serve.add_argument("--host", default="0.0.0.0", help="address to listen on")
+    serve.add_argument(
+        "--simulator",
+        action="store_true",
+        help="answer from an embedded DMS simulator (try the bot in Slack without cloud "
+        "credentials)",
+    )
 
     try_ = sub.add_parser("try", help="run one /dms-tasks command from the terminal")
     try_.add_argument("text", help='the command text, e.g. "prod-orders last 1h"')
@@ -44,45 +52,61 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Server:
+    """uvicorn's server, ending with exit code 0 on SIGTERM.
+
+    uvicorn shuts down gracefully on SIGTERM and then raises the signal again, so the process
+    would end "killed by SIGTERM" (exit -15), which orchestrators and our own checks read as a
+    crash. Here the shutdown it already did is the end."""
+
+    def __init__(self, config: Any) -> None:
+        import uvicorn
+
+        class Server(uvicorn.Server):
+            @contextmanager
+            def capture_signals(self) -> Iterator[None]:
+                with super().capture_signals():
+                    try:
+                        yield
+                    finally:
+                        self._captured_signals.clear()
+
+        self._server = Server(config)
+
+    def run(self) -> None:
+        self._server.run()
+
+
 def _serve(settings: Settings, host: str, port: int | None) -> None:
     import uvicorn
 
-    from bot.app import build_asgi, build_runtime, build_slack_app
+    from bot.runtime import Runtime
 
-    runtime = build_runtime(settings)
-    app = build_slack_app(settings, runtime)
-    if settings.slack_app_token:
-        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
-        async def socket_mode() -> None:
-            assert settings.slack_app_token is not None
-            handler = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(sig, stop.set)
-            try:
-                await handler.connect_async()
-                await stop.wait()
-                log.info("shutting down: closing the Socket Mode connection")
-                await handler.close_async()
-            finally:
-                await runtime.aclose()
-
-        log.info("serving in Socket Mode")
-        asyncio.run(socket_mode())
-        return
-    log.info(
-        "serving HTTP on %s:%s (POST /slack/events, GET /healthz)", host, port or settings.port
-    )
-    uvicorn.run(
-        build_asgi(app, runtime),
+    runtime = Runtime(settings)
+    port = port or settings.port
+    mode = "Socket Mode" if runtime.socket_mode else "HTTP (POST /slack/events)"
+    log.info("serving %s; GET /healthz on %s:%s", mode, host, port)
+    config = uvicorn.Config(
+        runtime.asgi(),
         host=host,
-        port=port or settings.port,
+        port=port,
         log_level="info",
         access_log=False,
-        timeout_graceful_shutdown=20,
+        # Open requests are acks, done in milliseconds; the answers they started are waited
+        # for by the runtime, within its own grace.
+        timeout_graceful_shutdown=5,
     )
+    _Server(config).run()
+
+
+@contextmanager
+def embedded_simulator(settings: Settings, notes: TextIO, why: str = "") -> Iterator[Settings]:
+    """`settings` pointed at a DMS simulator running in this process, with its demo data."""
+    from bot.simulator import SimulatorConfig, SimulatorThread
+
+    with SimulatorThread(SimulatorConfig()) as sim:
+        print(f"({why}using the embedded DMS simulator at {sim.url})", file=notes)
+        yield with_simulator(settings, sim.url)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,7 +118,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings()
         if args.command == "serve":
-            _serve(settings, args.host, args.port)
+            if args.simulator:
+                # A broken config file or zone is reported before the simulator starts.
+                settings.timezone()
+                with embedded_simulator(settings, sys.stderr) as simulated:
+                    _serve(simulated, args.host, args.port)
+            else:
+                _serve(settings, args.host, args.port)
             return 0
         if args.command == "simulate":
             from bot.simulator import config_from_cli, serve_forever
@@ -107,12 +137,16 @@ def main(argv: list[str] | None = None) -> int:
             )
             asyncio.run(serve_forever(config, args.host, args.port))
             return 0
-        from bot.terminal import cloud_settings, run_demo, run_try
+        from bot.terminal import run_demo, run_try
 
         # A broken config file or zone is reported before an embedded simulator is started.
         settings.timezone()
-
-        with cloud_settings(settings, sys.stderr) as effective:
+        cloud = (
+            nullcontext(settings)
+            if settings.has_cloud_credentials or settings.endpoint
+            else embedded_simulator(settings, sys.stderr, "no Huawei Cloud credentials set: ")
+        )
+        with cloud as effective:
             if args.command == "try":
                 return asyncio.run(
                     run_try(

@@ -22,6 +22,14 @@ class ActionId(StrEnum):
     def unique(self, n: int | str) -> str:
         return f"{self.value}:{n}"
 
+    @classmethod
+    def parse(cls, action_id: str) -> ActionId | None:
+        """The action behind an id made unique with `unique`; None for ids that are not ours."""
+        try:
+            return cls(action_id.split(":", 1)[0])
+        except ValueError:
+            return None
+
     def pattern(self) -> re.Pattern[str]:
         """Matches this action's ids, with or without the ":<n>" suffix."""
         return re.compile(rf"^{re.escape(self.value)}(:.*)?$")

@@ -92,3 +92,8 @@ class HelpView:
 
 
 Outcome = TaskReport | ParamsView | Refusal | Problem | UnknownInstance | HelpView
+
+
+def is_shareable(outcome: Outcome) -> bool:
+    """Only answers about tasks go public: a refusal, an error or help stays with its reader."""
+    return isinstance(outcome, TaskReport | ParamsView)

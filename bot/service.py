@@ -23,7 +23,7 @@ from bot.domain.instances import INSTANCE_ID_PATTERN, InstanceRef
 from bot.domain.query import TaskFilters, TaskQuery, refreshed
 from bot.domain.tasks import Instance, Task, TaskStatus
 from bot.grammar.parser import parse_command
-from bot.grammar.state import decode_state
+from bot.grammar.state import ButtonState
 from bot.grammar.words import HelpRequest, QueryError
 from bot.ids import ActionId
 from bot.labels import task_label
@@ -78,25 +78,18 @@ class TaskService:
 
     async def command(self, text: str, requester: Requester) -> Outcome:
         """`/dms-tasks <text>`."""
-        return await self._guarded(self._command, text, requester)
+        return await self._guarded(self._command(text, requester))
 
-    async def press(self, action: ActionId, state: str, requester: Requester) -> Outcome:
+    async def press(self, action: ActionId, state: ButtonState, requester: Requester) -> Outcome:
         """Any button of ours: what it shows next. Params shows one task's params; Share shows
-        what its message showed; the others show the listing the button value describes."""
-        return await self._guarded(
-            lambda value, who: self._press(action, value, who), state, requester
-        )
+        what its message showed; the others show the listing the button's state describes."""
+        return await self._guarded(self._press(action, state, requester))
 
     # ---- implementation ----------------------------------------------------------------------
 
-    async def _guarded(
-        self,
-        use_case: Callable[[str, Requester], Awaitable[Outcome]],
-        arg: str,
-        requester: Requester,
-    ) -> Outcome:
+    async def _guarded(self, use_case: Awaitable[Outcome]) -> Outcome:
         try:
-            return await use_case(arg, requester)
+            return await use_case
         except QueryError as exc:
             return Problem(summary=exc.message, example=self._example(exc.example))
         except Answer as answer:
@@ -139,13 +132,15 @@ class TaskService:
         )
         return await self._report(resolved, query, requester)
 
-    async def _press(self, action: ActionId, state: str, requester: Requester) -> Outcome:
-        if action is ActionId.PARAMS or (action is ActionId.SHARE and decode_state(state)[1]):
+    async def _press(self, action: ActionId, state: ButtonState, requester: Requester) -> Outcome:
+        if action is ActionId.PARAMS or (action is ActionId.SHARE and state.task_id):
             return await self._params(state, requester)
         return await self._page(state, requester, refresh=action is ActionId.REFRESH)
 
-    async def _page(self, state: str, requester: Requester, *, refresh: bool = False) -> Outcome:
-        query, _ = decode_state(state)
+    async def _page(
+        self, state: ButtonState, requester: Requester, *, refresh: bool = False
+    ) -> Outcome:
+        query = state.query
         if refresh:
             query = replace(query, window=refreshed(query.window, self._clock()))
         resolved = await self._resolve_state_target(query, requester)
@@ -153,8 +148,8 @@ class TaskService:
             return resolved
         return await self._report(resolved, query, requester)
 
-    async def _params(self, state: str, requester: Requester) -> Outcome:
-        query, task_id = decode_state(state)
+    async def _params(self, state: ButtonState, requester: Requester) -> Outcome:
+        query, task_id = state.query, state.task_id
         if not task_id:
             raise QueryError(
                 "That button did not say which task to show.",

@@ -118,6 +118,10 @@ class Settings(BaseSettings):
         pattern=r"^/[a-z0-9_-]{1,31}$",
         validation_alias=_env("DMS_BOT_COMMAND"),
     )
+    # On SIGTERM, how long answers already acknowledged may take to finish.
+    shutdown_grace_seconds: float = Field(
+        default=10.0, ge=0, le=300, validation_alias=_env("DMS_BOT_SHUTDOWN_GRACE")
+    )
     port: int = Field(default=3000, ge=1, le=65535, validation_alias=_env("PORT"))
 
     # The config file, read once on first use.

@@ -1,42 +1,29 @@
-"""The terminal front door: `try` runs one command exactly as the slash command handler does,
-`demo` is a channel-like session whose buttons are pressed by number. Both use the configured
-API or, with no cloud credentials, an embedded simulator."""
+"""The terminal front door: `try` runs one command, `demo` is a channel-like session whose
+buttons are pressed by number. Both use the configured API or, with no cloud credentials, an
+embedded simulator.
+
+They call the same service and renderer as the Slack listeners, and decode a button's state
+with the same `ButtonState`. What they skip, being no Slack request: signature checks, ack(),
+the middleware (the Requester comes from --channel and --tz, not users.info), and Slack's own
+limits on posting (Share prints the public copy instead of posting it)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.app import Runtime, build_runtime
+from bot.grammar.state import ButtonState
+from bot.grammar.words import QueryError
 from bot.ids import ActionId
-from bot.render import message_buttons, render_outcome, render_text, shared_copy
-from bot.report import Problem, Refusal, UnknownInstance
+from bot.render import message_buttons, render_outcome, render_problem, render_text, shared_copy
+from bot.report import Problem, is_shareable
+from bot.runtime import Runtime
 from bot.service import Requester
 from bot.settings import Settings, SettingsError
 
 TERMINAL_USER = "UTERMINAL"
-COMMAND = "/dms-tasks"
-
-
-@contextmanager
-def cloud_settings(settings: Settings, notes: TextIO) -> Iterator[Settings]:
-    """The settings to use: as configured, or pointed at an embedded simulator."""
-    if settings.has_cloud_credentials or settings.endpoint:
-        yield settings
-        return
-    from bot.settings import with_simulator
-    from bot.simulator import SimulatorConfig, SimulatorThread
-
-    with SimulatorThread(SimulatorConfig()) as sim:
-        print(
-            f"(no Huawei Cloud credentials set: using the embedded DMS simulator at {sim.url})",
-            file=notes,
-        )
-        yield with_simulator(settings, sim.url)
 
 
 def slack_payload(message: dict[str, Any], response_type: str = "ephemeral") -> dict[str, Any]:
@@ -46,7 +33,7 @@ def slack_payload(message: dict[str, Any], response_type: str = "ephemeral") -> 
 async def run_try(
     settings: Settings, text: str, *, as_json: bool, tz: str | None, channel: str, out: TextIO
 ) -> int:
-    runtime = build_runtime(settings)
+    runtime = Runtime(settings, with_slack=False)
     try:
         zone = settings.timezone() if tz is None else _zone(tz)
         requester = Requester(channel_id=channel, user_id=TERMINAL_USER, tz=zone)
@@ -58,7 +45,7 @@ async def run_try(
             print(render_text(message), file=out)
         return 1 if isinstance(outcome, Problem) else 0
     finally:
-        await runtime.aclose()
+        await runtime.stop()
 
 
 def _zone(name: str) -> ZoneInfo:
@@ -74,17 +61,17 @@ DEMO_FIRST_COMMAND = "prod-orders last 24h"
 async def run_demo(
     settings: Settings, *, tz: str | None, channel: str, stdin: TextIO, out: TextIO
 ) -> int:
-    runtime = build_runtime(settings)
+    runtime = Runtime(settings, with_slack=False)
     try:
         zone = settings.timezone() if tz is None else _zone(tz)
         requester = Requester(channel_id=channel, user_id=TERMINAL_USER, tz=zone)
         session = DemoSession(runtime, requester, out)
         print(
-            "dms-tasks demo: type a command as in Slack (e.g. /dms-tasks prod-orders last 1h,"
-            " /dms-tasks help), a button number to press it, or q to quit.\n",
+            f"dms-tasks demo: type a command as in Slack (e.g. {settings.command} prod-orders "
+            f"last 1h, {settings.command} help), a button number to press it, or q to quit.\n",
             file=out,
         )
-        print(f"> {COMMAND} {DEMO_FIRST_COMMAND}", file=out)
+        print(f"> {settings.command} {DEMO_FIRST_COMMAND}", file=out)
         await session.command(DEMO_FIRST_COMMAND)
         while True:
             print("> ", end="", file=out, flush=True)
@@ -100,10 +87,10 @@ async def run_demo(
             if line.isdigit():
                 await session.press(int(line))
             else:
-                text = line[len(COMMAND) :] if line.lower().startswith(COMMAND) else line
-                await session.command(text.strip())
+                # The service reads a pasted command name as the slash command's own.
+                await session.command(line)
     finally:
-        await runtime.aclose()
+        await runtime.stop()
 
 
 class DemoSession:
@@ -129,14 +116,16 @@ class DemoSession:
             print(f"There is no button {number} on the message above.", file=self._out)
             return
         button = buttons[number - 1]
-        action = ActionId(button["action_id"].split(":", 1)[0])
-        outcome = await self._runtime.service.press(
-            action, button.get("value", ""), self._requester
-        )
+        action = ActionId.parse(button["action_id"])
+        assert action is not None, "the renderer only makes buttons of ours"
+        try:
+            state = ButtonState.decode(button.get("value", ""))
+        except QueryError as exc:
+            self._show(render_problem(Problem(summary=exc.message)), "only visible to you")
+            return
+        outcome = await self._runtime.service.press(action, state, self._requester)
         message = render_outcome(outcome)
-        if action is ActionId.SHARE and not isinstance(
-            outcome, Problem | Refusal | UnknownInstance
-        ):
+        if action is ActionId.SHARE and is_shareable(outcome):
             copy = shared_copy(message, self._requester.user_id)
             print(f"\n── posted in the channel ──\n{render_text(copy)}\n", file=self._out)
             return

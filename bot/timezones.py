@@ -23,26 +23,33 @@ class UserTimezones:
         self._zones: TTLCache[str, ZoneInfo] = TTLCache(maxsize=maxsize, ttl=ttl_s)
         self._inflight: dict[str, asyncio.Future[ZoneInfo]] = {}
 
-    async def for_user(self, client: AsyncWebClient, user_id: str) -> ZoneInfo:
+    async def for_user(
+        self, client: AsyncWebClient, user_id: str, *, wait_s: float | None = None
+    ) -> ZoneInfo:
+        """The user's zone. With `wait_s`, the default zone when Slack has not answered by then;
+        the look-up goes on and fills the cache for the next request."""
         if not user_id:
             return self.default
         cached = self._zones.get(user_id)
         if cached is not None:
             return cached
         pending = self._inflight.get(user_id)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[ZoneInfo] = asyncio.get_running_loop().create_future()
-        self._inflight[user_id] = future
+        if pending is None:
+            pending = asyncio.ensure_future(self._fill(client, user_id))
+            self._inflight[user_id] = pending
+        try:
+            return await asyncio.wait_for(asyncio.shield(pending), wait_s)
+        except TimeoutError:
+            log.info("users.info for %s is slow; answering in %s", user_id, self.default)
+            return self.default
+
+    async def _fill(self, client: AsyncWebClient, user_id: str) -> ZoneInfo:
         try:
             zone = await self._look_up(client, user_id)
             self._zones[user_id] = zone
-            future.set_result(zone)
             return zone
         finally:
             del self._inflight[user_id]
-            if not future.done():
-                future.set_result(self.default)
 
     async def _look_up(self, client: AsyncWebClient, user_id: str) -> ZoneInfo:
         try:

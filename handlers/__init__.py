@@ -1,25 +1,17 @@
-"""Slack listeners. Each module exposes `register(app, deps)`; they only ack, call a use case of
-the service, and respond with what the renderer built."""
+"""Slack listeners, wired as in Slack's starter template: each module exposes `register(app)`
+and `register_listeners` wires them all. Listeners are module-level functions that ack, call one
+use case of the service with the Requester the middleware built, and respond with what the
+renderer made. They never touch the DMS client or HTTP themselves."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from slack_bolt.async_app import AsyncApp
 
-from bot.service import TaskService
-from bot.timezones import UserTimezones
-
-
-@dataclass(frozen=True)
-class Deps:
-    service: TaskService
-    timezones: UserTimezones
-    command: str = "/dms-tasks"
+from handlers import actions, commands, middleware
+from handlers.deps import Deps
 
 
 def register_listeners(app: AsyncApp, deps: Deps) -> None:
-    from handlers import actions, commands
-
-    commands.register(app, deps)
-    actions.register(app, deps)
+    middleware.register(app, deps)
+    commands.register(app, deps.command)
+    actions.register(app)

@@ -11,14 +11,15 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import SecretStr
 
-from bot.app import Runtime, build_runtime
 from bot.domain.durations import MIN_SAMPLES, overdue_tasks, typical_durations
 from bot.domain.query import Anchor, TimeWindow, refreshed
 from bot.domain.tasks import Task
-from bot.grammar.state import decode_state, encode_state
+from bot.grammar.state import ButtonState, decode_state, encode_state
+from bot.grammar.words import QueryError
 from bot.ids import ActionId
 from bot.render import render_outcome, render_text
 from bot.report import HelpView, ParamsView, Problem, Refusal, TaskReport, UnknownInstance
+from bot.runtime import Runtime
 from bot.service import Requester
 from bot.settings import Settings, with_simulator
 from bot.simulator import (
@@ -129,9 +130,9 @@ def make_settings(sim: RunningSimulator, config: str | None, tmp_path: Path) -> 
 
 @pytest.fixture
 async def open_runtime(sim: RunningSimulator, tmp_path: Path) -> AsyncIterator[Runtime]:
-    runtime = build_runtime(make_settings(sim, None, tmp_path))
+    runtime = Runtime(make_settings(sim, None, tmp_path), with_slack=False)
     yield runtime
-    await runtime.aclose()
+    await runtime.stop()
 
 
 @pytest.fixture
@@ -152,9 +153,9 @@ users = ["U_LEAD"]
 [channels.C_ONCALL]
 default_instance = "prod-orders"
 """
-    runtime = build_runtime(make_settings(sim, config, tmp_path))
+    runtime = Runtime(make_settings(sim, config, tmp_path), with_slack=False)
     yield runtime
-    await runtime.aclose()
+    await runtime.stop()
 
 
 def window_tasks(sim: RunningSimulator, name: str, report: TaskReport) -> list[dict[str, Any]]:
@@ -200,7 +201,7 @@ async def test_status_filter_pages_and_counts_on_our_side(
             outcome.pages,
         )
     )
-    final = await open_runtime.service.press(ActionId.NEXT, last, ONCALL)
+    final = await open_runtime.service.press(ActionId.NEXT, ButtonState.decode(last), ONCALL)
     assert isinstance(final, TaskReport)
     assert final.page == outcome.pages and final.requested_page is None
     seen = len(final.page_tasks) + (outcome.pages - 1) * 5
@@ -216,7 +217,7 @@ async def test_page_turn_reuses_the_window_and_is_served_from_cache(
     nxt = encode_state(
         type(first.query)(first.query.target, first.query.window, first.query.filters, 5, 2)
     )
-    second = await open_runtime.service.press(ActionId.NEXT, nxt, ONCALL)
+    second = await open_runtime.service.press(ActionId.NEXT, ButtonState.decode(nxt), ONCALL)
     assert isinstance(second, TaskReport)
     assert second.query.window == first.query.window
     assert second.page == 2 and second.from_cache
@@ -258,7 +259,7 @@ async def test_params_come_from_the_listing(sim: RunningSimulator, open_runtime:
     assert isinstance(report, TaskReport)
     chosen = next(t for t in report.page_tasks if t.has_params)
     state = encode_state(report.query, task_id=chosen.id)
-    view = await open_runtime.service.press(ActionId.PARAMS, state, ONCALL)
+    view = await open_runtime.service.press(ActionId.PARAMS, ButtonState.decode(state), ONCALL)
     assert isinstance(view, ParamsView)
     assert view.task == chosen
     assert decode_state(state)[0] == view.query
@@ -311,10 +312,13 @@ async def test_tampered_button_value_cannot_widen_access(
         forged = encode_state(
             type(report.query)(target, report.query.window, report.query.filters, 10, 1)
         )
-        outcome = await ruled_runtime.service.press(ActionId.NEXT, forged, billing)
+        outcome = await ruled_runtime.service.press(
+            ActionId.NEXT, ButtonState.decode(forged), billing
+        )
         assert isinstance(outcome, Refusal | UnknownInstance), (target, outcome)
-    garbage = await ruled_runtime.service.press(ActionId.NEXT, '{"v": 1, "t": [', billing)
-    assert isinstance(garbage, Problem)
+    # A damaged value never reaches the service: the Slack edge decodes it, once.
+    with pytest.raises(QueryError, match="damaged or out of date"):
+        ButtonState.decode('{"v": 1, "t": [')
 
 
 def test_runtime_with_secret_settings_has_no_secret_in_repr(
@@ -322,7 +326,7 @@ def test_runtime_with_secret_settings_has_no_secret_in_repr(
 ) -> None:
     settings = make_settings(sim, None, tmp_path)
     assert isinstance(settings.sk, SecretStr)
-    runtime = build_runtime(settings)
+    runtime = Runtime(settings, with_slack=False)
     assert DEMO_SK not in repr(runtime)
 
 
@@ -351,11 +355,11 @@ async def test_iam_password_settings_reach_the_api_with_a_token(sim: RunningSimu
             "DMS_ENDPOINT": sim.url,
         }
     )
-    runtime = build_runtime(settings)
+    runtime = Runtime(settings, with_slack=False)
     try:
         outcome = await runtime.service.command("prod-orders last 1d", ONCALL)
     finally:
-        await runtime.aclose()
+        await runtime.stop()
     assert isinstance(outcome, TaskReport), outcome
     assert sim.stats["rejected_auth"] == 0
 
@@ -373,7 +377,7 @@ async def test_bad_secret_key_costs_one_signature_for_an_instance_id(
     sim: RunningSimulator, tmp_path: Path
 ) -> None:
     settings = make_settings(sim, None, tmp_path).model_copy(update={"sk": SecretStr("wrong")})
-    runtime = build_runtime(settings)
+    runtime = Runtime(settings, with_slack=False)
     try:
         raw = instance_id(sim, "prod-orders")
         outcome = await runtime.service.command(f"{raw} last 1h", ONCALL)
@@ -383,7 +387,7 @@ async def test_bad_secret_key_costs_one_signature_for_an_instance_id(
         outcome = await runtime.service.command("help", ONCALL)
         assert isinstance(outcome, Problem) and "APIGW.0301" in outcome.reference
     finally:
-        await runtime.aclose()
+        await runtime.stop()
 
 
 async def test_a_page_past_the_end_shows_the_last_and_says_so(open_runtime: Runtime) -> None:

@@ -1,0 +1,207 @@
+"""The one owner of everything long-lived in a process: settings, the DMS client and its cache,
+the service, the Slack Web client, the Bolt app, Socket Mode, the poster and the background jobs.
+
+`dms-tasks-bot serve` builds one `Runtime` and serves `runtime.asgi()` with uvicorn: one Starlette
+lifespan starts and stops it all, and the HTTP server (`/healthz`, later `/metrics`) runs on PORT
+in both modes. In HTTP mode Slack posts to `/slack/events`; in Socket Mode the connection is
+opened at start-up, as in bolt-python's examples/socket_mode_async_healthcheck.py.
+
+Shutdown (SIGTERM, via uvicorn): stop taking new work (the socket is disconnected, new requests
+get 503), let acknowledged work finish within `shutdown_grace_seconds`, cancel the jobs, close
+the clients. The terminal (`try`, `demo`) builds a Runtime without Slack.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bot.dms.auth import AkSkAuth
+from bot.dms.cache import TaskCache
+from bot.dms.client import DmsClient, RetryPolicy
+from bot.dms.iam import IamTokenAuth
+from bot.jobs import JobRegistry
+from bot.poster import SlackPoster
+from bot.service import TaskService
+from bot.settings import Settings
+from bot.timezones import UserTimezones
+from bot.work import WorkTracker
+
+log = logging.getLogger(__name__)
+
+
+def _cloud_auth(settings: Settings) -> httpx.Auth:
+    if settings.ak and settings.sk:
+        return AkSkAuth(
+            settings.ak.get_secret_value(),
+            settings.sk.get_secret_value(),
+            security_token=(
+                settings.security_token.get_secret_value() if settings.security_token else None
+            ),
+        )
+    assert settings.iam_username and settings.iam_password and settings.iam_domain
+    return IamTokenAuth(
+        iam_url=settings.iam_endpoint_for(settings.region or ""),
+        username=settings.iam_username,
+        password=settings.iam_password.get_secret_value(),
+        domain=settings.iam_domain,
+        project_id=settings.project_id or "",
+    )
+
+
+class Runtime:
+    def __init__(self, settings: Settings, *, with_slack: bool = True) -> None:
+        """Validates the settings (raising SettingsError) and builds every part; nothing runs
+        until `start()`."""
+        settings.check_cloud()
+        if with_slack:
+            settings.check_slack()
+        self.settings = settings
+        self.dms = DmsClient(
+            auth=_cloud_auth(settings),
+            endpoint_for=settings.endpoint_for,
+            retry=RetryPolicy(budget_s=settings.retry_budget_seconds),
+            timeout=settings.timeout_seconds,
+        )
+        self.cache = TaskCache(self.dms)
+        self.service = TaskService(settings, self.cache)
+        self.timezones = UserTimezones(settings.timezone())
+        self.work = WorkTracker()
+        self.jobs = JobRegistry()
+        self.slack: AsyncWebClient | None = None
+        self.poster: SlackPoster | None = None
+        self.app: AsyncApp | None = None
+        self._socket: AsyncSocketModeHandler | None = None
+        if self.service.access.open:
+            log.warning(
+                "No access rules in the config file: every channel may query every instance "
+                "these credentials can see. Add channels = [...] to instances in DMS_BOT_CONFIG "
+                "to restrict."
+            )
+        if with_slack:
+            self._build_slack()
+
+    def _build_slack(self) -> None:
+        from handlers import register_listeners
+        from handlers.deps import Deps
+
+        settings = self.settings
+        assert settings.slack_bot_token is not None
+        # No rate-limit retry handler here: chat.postMessage 429s are waited out by the poster,
+        # where the wait is decided once and can be tested; other calls fail soft (a user's
+        # zone falls back to the default).
+        self.slack = AsyncWebClient(
+            token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
+        )
+        self.poster = SlackPoster(self.slack)
+        self.app = AsyncApp(
+            client=self.slack,
+            signing_secret=(
+                settings.slack_signing_secret.get_secret_value()
+                if settings.slack_signing_secret
+                else None
+            ),
+            # Ack returns the HTTP response at once; the listener finishes in the background.
+            process_before_response=False,
+        )
+        register_listeners(
+            self.app,
+            Deps(
+                service=self.service,
+                timezones=self.timezones,
+                work=self.work,
+                poster=self.poster,
+                command=settings.command,
+            ),
+        )
+
+        @self.app.error
+        async def on_error(error: Exception) -> None:
+            # Listeners turn every expected failure into a message; this logs what slipped past.
+            log.error(
+                "unhandled error in a Slack listener: %s", type(error).__name__, exc_info=error
+            )
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.app is not None and self.settings.slack_app_token is not None
+
+    # ---- life --------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self.socket_mode:
+            assert self.app is not None and self.settings.slack_app_token is not None
+            self._socket = AsyncSocketModeHandler(
+                self.app, self.settings.slack_app_token.get_secret_value()
+            )
+            await self._socket.connect_async()
+            log.info("serving in Socket Mode")
+        self.jobs.start()
+
+    async def stop(self) -> None:
+        grace = self.settings.shutdown_grace_seconds
+        self.work.stop_accepting()
+        if self._socket is not None:
+            # No new envelopes from here on; acks of what arrived are already sent.
+            await self._socket.disconnect_async()
+        if not await self.work.drain(grace):
+            log.warning(
+                "shutting down with %d answers unfinished after %.0f s", self.work.active, grace
+            )
+        await self.jobs.stop()
+        if self._socket is not None:
+            await self._socket.close_async()
+            self._socket = None
+        await self.dms.aclose()
+        log.info("stopped")
+
+    async def __aenter__(self) -> Runtime:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.stop()
+
+    # ---- HTTP --------------------------------------------------------------------------------
+
+    async def _healthz(self, _: Request) -> Response:
+        body: dict[str, Any] = {"ok": True, "jobs": {s.name: s.crashes for s in self.jobs.states}}
+        if self._socket is not None:
+            connected = await self._socket.client.is_connected()
+            body.update(ok=connected, socket_mode="connected" if connected else "disconnected")
+            if not connected:
+                return JSONResponse(body, status_code=503)
+        return JSONResponse(body)
+
+    def asgi(self) -> Starlette:
+        routes = [Route("/healthz", self._healthz, methods=["GET"])]
+        if self.app is not None and not self.socket_mode:
+            handler = AsyncSlackRequestHandler(self.app)
+
+            async def slack_events(request: Request) -> Response:
+                return await handler.handle(request)
+
+            routes.append(Route("/slack/events", slack_events, methods=["POST"]))
+
+        @asynccontextmanager
+        async def lifespan(_: Starlette) -> AsyncIterator[None]:
+            await self.start()
+            try:
+                yield
+            finally:
+                # uvicorn has stopped accepting connections and let open requests finish.
+                await self.stop()
+
+        return Starlette(routes=routes, lifespan=lifespan)
