@@ -2,12 +2,14 @@
 
 Quirks handled here (see the DMS API reference and the official SDK's models):
 - `task_count` is a string in the docs, an int in some responses, and sometimes missing;
+- `begin_time` / `end_time` are `YYYYMMDDHHmmss` in UTC;
 - `params` is a JSON document inside a string, an empty string, or not JSON at all (kept as
   text on `Task`, in bot/domain/tasks.py).
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -18,6 +20,16 @@ from bot.domain.tasks import Task
 MAX_PAGE_SIZE = 100
 # GET /instances caps a page at 50.
 MAX_INSTANCE_PAGE_SIZE = 50
+# begin_time / end_time: `YYYYMMDDHHmmss`, read as UTC.
+API_TIME_FORMAT = "%Y%m%d%H%M%S"
+
+
+def format_api_time(moment: datetime) -> str:
+    """An aware datetime as the API's `YYYYMMDDHHmmss` in UTC."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        # A naive time would be read as UTC by the API and silently shift the window.
+        raise ValueError("begin/end must be timezone-aware datetimes")
+    return moment.astimezone(UTC).strftime(API_TIME_FORMAT)
 
 
 def parse_count(value: Any) -> int | None:
