@@ -56,7 +56,8 @@ class RecordedCall:
 class PostMessageFailures:
     """How the next chat.postMessage calls fail before they succeed."""
 
-    rate_limited: int = 0  # answered 429 + Retry-After: 0
+    rate_limited: int = 0  # answered 429 + Retry-After
+    retry_after: str = "0"
     errors: list[str] = field(default_factory=list)  # answered 200 {"ok": false, "error": ...}
 
 
@@ -78,8 +79,9 @@ class MockSlack:
 
     # ---- configuration -----------------------------------------------------------------------
 
-    def rate_limit_post_message(self, times: int) -> None:
+    def rate_limit_post_message(self, times: int, retry_after: str = "0") -> None:
         self.failures.rate_limited = times
+        self.failures.retry_after = retry_after
 
     def fail_post_message(self, error: str, times: int = 1) -> None:
         self.failures.errors.extend([error] * times)
@@ -196,7 +198,9 @@ class MockSlack:
                 self.failures.rate_limited -= 1
                 await self._record(request, body, 429)
                 return web.json_response(
-                    {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "0"}
+                    {"ok": False, "error": "ratelimited"},
+                    status=429,
+                    headers={"Retry-After": self.failures.retry_after},
                 )
             if self.failures.errors:
                 error = self.failures.errors.pop(0)
