@@ -7,7 +7,9 @@ answer through response_url exactly as in HTTP mode.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import signal
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -40,6 +42,11 @@ async def test_socket_mode_acks_envelopes_and_answers_at_the_response_url() -> N
         )
         async with serve_bot(env, ready_line="serving in Socket Mode") as bot:
             await slack.wait_for(SOCKET_OPENED)
+            # The HTTP server runs in Socket Mode too, for the container's health check.
+            health = await bot.http.get(f"{bot.url}/healthz")
+            assert health.status_code == 200, health.text
+            assert health.json()["socket_mode"] == "connected"
+            assert (await bot.http.post(f"{bot.url}/slack/events")).status_code == 404
             url = slack.response_url()
             command = form_fields(
                 signed_command("prod-orders last 7d limit=5", CHANNEL, USER, url).body
@@ -79,5 +86,9 @@ async def test_socket_mode_acks_envelopes_and_answers_at_the_response_url() -> N
             assert query.page == 1
             assert query.window == decode_state(nxt["value"])[0].window
 
-        # SIGTERM (as from an orchestrator) closes the connection and exits cleanly.
+            # SIGTERM (as from an orchestrator) closes the connection and exits cleanly, within
+            # the orchestrator's usual 10 s grace.
+            bot.process.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(bot.process.wait(), timeout=10)
         assert bot.process.returncode == 0, bot.log[-2000:]
+        assert "Traceback" not in bot.log
