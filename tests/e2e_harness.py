@@ -262,7 +262,11 @@ async def _pump(
 
 @asynccontextmanager
 async def serve_bot(
-    env: Mapping[str, str], *, startup_timeout: float = 20, ready_line: str = STARTUP_LINE
+    env: Mapping[str, str],
+    *,
+    startup_timeout: float = 20,
+    ready_line: str = STARTUP_LINE,
+    args: tuple[str, ...] = (),
 ) -> AsyncIterator[BotProcess]:
     """`dms-tasks-bot serve` on a free loopback port, ready when it prints `ready_line` (by
     default uvicorn's start-up line)."""
@@ -276,6 +280,7 @@ async def serve_bot(
         "127.0.0.1",
         "--port",
         str(port),
+        *args,
         env=dict(env),
         cwd=str(REPO_ROOT),
         stdin=asyncio.subprocess.DEVNULL,

@@ -1,5 +1,6 @@
-"""SIGTERM in HTTP mode, on a real `dms-tasks-bot serve`: new work stops, a command already
-acknowledged is still answered at its response_url, and the process exits 0."""
+"""A real `dms-tasks-bot serve`: with `--simulator` it needs no cloud settings; on SIGTERM in
+HTTP mode new work stops, a command already acknowledged is still answered at its response_url,
+and the process exits 0."""
 
 from __future__ import annotations
 
@@ -37,3 +38,17 @@ async def test_sigterm_lets_an_acknowledged_command_finish_then_exits_0() -> Non
             assert answer.body["text"].startswith("prod-orders"), answer.body
         assert bot.process.returncode == 0, bot.log[-3000:]
         assert "Traceback" not in bot.log
+
+
+async def test_serve_with_the_embedded_simulator_needs_no_cloud_settings() -> None:
+    async with start_mock_slack() as slack:
+        env = bot_env(mock=slack, dms_endpoint="", config_path=None)
+        for cloud in ("DMS_ENDPOINT", "HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK", "DMS_REGION"):
+            env.pop(cloud)
+        env.pop("HUAWEICLOUD_SDK_PROJECT_ID")
+        async with serve_bot(env, args=("--simulator",)) as bot:
+            url = slack.response_url()
+            await bot.send(signed_command("prod-orders last 24h", CHANNEL, USER, url))
+            [answer] = await slack.wait_for(url)
+            assert answer.body["text"].startswith("prod-orders"), answer.body
+            assert "embedded DMS simulator" in bot.log
