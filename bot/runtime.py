@@ -25,9 +25,10 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from bot import slack_requests
 from bot.dms.auth import AkSkAuth
 from bot.dms.cache import TaskCache
 from bot.dms.client import DmsClient, RetryPolicy
@@ -189,8 +190,16 @@ class Runtime:
         routes = [Route("/healthz", self._healthz, methods=["GET"])]
         if self.app is not None and not self.socket_mode:
             handler = AsyncSlackRequestHandler(self.app)
+            secret = self.settings.slack_signing_secret
+            assert secret is not None
 
             async def slack_events(request: Request) -> Response:
+                body = await request.body()
+                try:
+                    slack_requests.check(body, request.headers, secret.get_secret_value())
+                except slack_requests.Refused as refused:
+                    log.info("refused a request to /slack/events: %s", refused.reason)
+                    return PlainTextResponse(refused.reason, status_code=refused.status)
                 return await handler.handle(request)
 
             routes.append(Route("/slack/events", slack_events, methods=["POST"]))
