@@ -1,4 +1,5 @@
-"""Block Kit limits, mrkdwn escaping, safe shortening, and a checker for finished messages.
+"""Block Kit limits, mrkdwn escaping, safe shortening, the building blocks of a message, and a
+checker for finished messages.
 
 Slack rejects a whole message (`invalid_blocks`) when one limit is broken, and the user then sees
 nothing at all. `check_message` runs every block through slack_sdk's models and adds what they
@@ -15,13 +16,16 @@ code-point count slack_sdk uses, so a text that passes here passes there and in 
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
+
+log = logging.getLogger(__name__)
 
 # ---- limits (docs.slack.dev Block Kit reference; * = slack_sdk does not check it) -------------
 MAX_BLOCKS = 50  # *
@@ -292,3 +296,89 @@ def iter_elements(message: dict[str, Any]) -> Iterator[dict[str, Any]]:
             yield accessory
         if block.get("type") == "actions":
             yield from (e for e in block.get("elements", []) if isinstance(e, dict))
+
+
+# ---- building blocks -------------------------------------------------------------------------
+# They cut what they are given to Slack's limits, so that no data can break a message;
+# `checked_message` catches whatever they cannot.
+
+
+def mrkdwn_text(text: str) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": text}
+
+
+def plain_text(text: str) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text, "emoji": True}
+
+
+def section_block(
+    block_id: str, text: str, accessory: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    block: dict[str, Any] = {
+        "type": "section",
+        "block_id": block_id,
+        # Slack rejects an empty section text ("must be more than 0 characters").
+        "text": mrkdwn_text(truncate(text, MAX_SECTION_TEXT) or "—"),
+    }
+    if accessory is not None:
+        block["accessory"] = accessory
+    return block
+
+
+def context_block(block_id: str, *texts: str) -> dict[str, Any]:
+    # Empty texts are left out: Slack rejects an element whose text is blank.
+    elements = [mrkdwn_text(truncate(t, MAX_SECTION_TEXT)) for t in texts if t.strip()]
+    return {"type": "context", "block_id": block_id, "elements": elements[:MAX_CONTEXT_ELEMENTS]}
+
+
+def button_element(text: str, action_id: str, value: str | None) -> dict[str, Any] | None:
+    """A button, or None when its value cannot fit (the button would break the whole message)."""
+    if not value:
+        return None
+    if slack_len(value) > MAX_BUTTON_VALUE:
+        log.warning("button %s dropped: value is %d characters", action_id, len(value))
+        return None
+    return {"type": "button", "text": plain_text(text), "action_id": action_id, "value": value}
+
+
+def actions_block(block_id: str, buttons: Iterable[dict[str, Any] | None]) -> dict[str, Any] | None:
+    """The buttons that exist, or None: Slack rejects an actions block with no elements."""
+    elements = [b for b in buttons if b is not None][:MAX_ACTIONS_ELEMENTS]
+    if not elements:
+        return None
+    return {"type": "actions", "block_id": block_id, "elements": elements}
+
+
+def slack_message(text: str, blocks: list[dict[str, Any] | None]) -> dict[str, Any]:
+    """`text` is what notifications and screen readers show, so it is never left empty."""
+    return {
+        "text": truncate(text.strip() or "dms-tasks", FALLBACK_TEXT_LIMIT),
+        "blocks": [b for b in blocks if b is not None],
+    }
+
+
+def checked_message(
+    message: dict[str, Any], about: str, *, fallback_block_id: str
+) -> dict[str, Any]:
+    """`message` if Slack would accept it, else a short notice that it could not be laid out.
+
+    Slack rejects a message that breaks one limit whole and the user sees nothing at all, so a
+    notice in its place is always better.
+    """
+    try:
+        check_message(message)
+    except InvalidMessage as exc:
+        # A bug in the renderer, not in the data: still say something rather than nothing.
+        log.error("rendered message failed the Block Kit check: %s", exc)
+        text = truncate(escape(about), 200)
+        return {
+            "text": f"I could not lay out the answer for {text}.",
+            "blocks": [
+                section_block(
+                    fallback_block_id,
+                    f"I could not lay out the answer for {text} within Slack's limits. "
+                    "Try a smaller page with limit=10.",
+                )
+            ],
+        }
+    return message

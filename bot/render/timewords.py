@@ -1,10 +1,11 @@
-"""Windows, days and durations in words for people."""
+"""Windows, days, clock times and durations in words for people."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.domain.durations import DurationRange
 from bot.domain.query import (
     TimeWindow,
 )
@@ -33,6 +34,43 @@ def format_day(day: date, today: date) -> str:
     """`5 Mar`, with the year only when it is not this year's."""
     text = f"{day.day} {day:%b}"
     return text if day.year == today.year else f"{text} {day.year}"
+
+
+def format_duration_range(usual: DurationRange) -> str:
+    """`4–6 min` when both ends share their unit, `50 s–2 min` when they do not."""
+    low, high = format_duration(usual.low), format_duration(usual.high)
+    if low == high:
+        return low
+    low_num, _, low_unit = low.rpartition(" ")
+    high_num, _, high_unit = high.rpartition(" ")
+    if low_unit == high_unit and low_num and high_num and " " not in low_num + high_num:
+        return f"{low_num}–{high_num} {low_unit}"
+    return f"{low}–{high}"
+
+
+def zone_name(tz: ZoneInfo, at: datetime) -> str:
+    """`CET` or `CEST`, whichever holds at `at`; the zone's key when it has no abbreviation."""
+    return at.astimezone(tz).tzname() or str(tz)
+
+
+def clock_time(moment: datetime, tz: ZoneInfo, now: datetime) -> str:
+    """`13:58` today, `5 Mar 13:58` on another day, in the reader's zone."""
+    try:
+        local = moment.astimezone(tz)
+    except OverflowError:
+        # A timestamp at the edge of year 1 or 9999 (the API sends what it has) has no local time.
+        return f"{moment.date().isoformat()} {moment:%H:%M} UTC"
+    today = now.astimezone(tz).date()
+    clock = f"{local:%H:%M}"
+    return clock if local.date() == today else f"{format_day(local.date(), today)} {clock}"
+
+
+def ago(moment: datetime, now: datetime) -> str:
+    delta = now - moment
+    if delta < timedelta(minutes=1):
+        # Also covers small clock differences between DMS and us (a start "in the future").
+        return "just now"
+    return f"{format_duration(delta)} ago"
 
 
 def _span(begin: datetime, end: datetime, reference: date) -> str:

@@ -1,0 +1,69 @@
+"""`/dms-tasks help`: three real examples first, then the grammar, then only the instances this
+channel may see."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.blockkit import section_block, slack_message
+from bot.domain.query import MAX_WINDOW
+from bot.grammar.words import DEFAULT_LABEL, MAX_LIMIT
+from bot.ids import BlockId
+from bot.render.safety_net import checked
+from bot.render.words import NAME_LIMIT, command_example, piece
+from bot.report import HelpView
+
+# The examples need an instance; with none visible here, they show this placeholder.
+EXAMPLE_INSTANCE = "prod-orders"
+MAX_LISTED_INSTANCES = 30
+
+
+def render_help(help_view: HelpView) -> dict[str, Any]:
+    visible = [i for i in help_view.instances if i.strip()]
+    example_instance = help_view.default_instance or (visible[0] if visible else EXAMPLE_INSTANCE)
+    target = " ".join(example_instance.split())
+    command = help_view.command
+    examples = [
+        (f"{command} {target} last 1h", "every task of the last hour"),
+        (f"{command} {target} today status=failed", "what failed today"),
+        (
+            f"{command} {target} since 09:00 status=failed,running user=alice",
+            "alice's failed and running tasks since 09:00",
+        ),
+    ]
+    example_lines = "\n".join(f"• {command_example(c)}  {d}" for c, d in examples)
+    grammar = "\n".join(
+        [
+            "*How to ask:*  "
+            + command_example(f"{command} [instance] [window] [filters] [options]"),
+            "• *instance*: an alias below, an instance name or an instance id"
+            + (
+                f" (here it defaults to {piece(help_view.default_instance, NAME_LIMIT)})"
+                if help_view.default_instance
+                else ""
+            ),
+            "• *window*: `last 90m`, `last 6h`, `last 2d`, `today`, `yesterday`, `since 09:00`, "
+            "`since yesterday 18:00`, `between 09:00 and 11:30`, `between 2026-01-05 and "
+            f"2026-01-07` (your Slack time zone; at most {MAX_WINDOW.days} days; "
+            f"default: {DEFAULT_LABEL})",
+            "• *filters*: `status=failed,running` (succeeded, failed, running, queued, cancelled, "
+            "deleted), `name=offset` (part of the task name) or `name=*Topic*`, `user=alice`",
+            f"• *options*: `limit=25` (tasks per page, up to {MAX_LIMIT}), `page=2`",
+        ]
+    )
+    if visible:
+        names = [piece(i, NAME_LIMIT) for i in visible[:MAX_LISTED_INSTANCES]]
+        if len(visible) > MAX_LISTED_INSTANCES:
+            names.append(f"and {len(visible) - MAX_LISTED_INSTANCES} more")
+        instances = "*Instances you can use here:* " + ", ".join(names)
+    else:
+        instances = (
+            "*Instances you can use here:* none has an alias for this channel; "
+            "ask an admin, or use an instance id."
+        )
+    blocks: list[dict[str, Any] | None] = [
+        section_block(BlockId.HEADER, f"*Kafka background tasks, for example:*\n{example_lines}"),
+        section_block(BlockId.NOTICE, grammar),
+        section_block(BlockId.FOOTER, instances),
+    ]
+    return checked(slack_message(f"How to use {piece(command, 40)}", blocks), "help")

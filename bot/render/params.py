@@ -1,0 +1,163 @@
+"""One task's params, after a click on its Params button.
+
+A title line, the changes as `x: old → new`, then the whole params as redacted, pretty JSON in a
+code block. Secrets are masked by `bot.redact` before anything here sees a value.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot.blockkit import (
+    ELLIPSIS,
+    MAX_SECTION_TEXT,
+    actions_block,
+    button_element,
+    code_block,
+    context_block,
+    escape,
+    escape_code_block,
+    section_block,
+    slack_len,
+    slack_message,
+    strip_code_guards,
+    truncate,
+    unescape,
+)
+from bot.domain.tasks import Task
+from bot.ids import ActionId, BlockId
+from bot.labels import status_emoji, task_label
+from bot.redact import REDACTED, redact
+from bot.render.button_state import button_state
+from bot.render.safety_net import checked
+from bot.render.timewords import clock_time, zone_name
+from bot.render.words import NAME_LIMIT, USER_LIMIT, bold, piece, short_task_id
+from bot.report import ParamsView
+
+PARAMS_LINE_VALUE_LIMIT = 200
+PARAMS_KEY_LIMIT = 80
+# The `x: old → new` lines summarise; past this many the JSON below says the rest.
+PARAMS_SUMMARY_LINES = 30
+
+
+def _value_text(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return piece(text, PARAMS_LINE_VALUE_LIMIT)
+
+
+def _paired_name(key: str, params: dict[str, Any]) -> str | None:
+    """`x` when `key` is `old_x` or `origin_x` and the params also hold `new_x`."""
+    for prefix in ("old_", "origin_"):
+        name = key.removeprefix(prefix)
+        if name != key and f"new_{name}" in params:
+            return name
+    return None
+
+
+def params_lines(params: dict[str, Any]) -> list[str]:
+    """`x: old → new` for old_x/new_x and origin_x/new_x pairs, `key: value` for the rest.
+
+    Takes the params as sent by the API (not redacted): secrets become "•••••• (hidden)".
+    """
+    safe = redact(params)
+    lines: list[str] = []
+    shown: set[Any] = set()
+    for key in params:
+        if key in shown:
+            continue
+        label, keys = str(key), [key]
+        name = _paired_name(label, params)
+        if name is not None and f"new_{name}" not in shown:
+            label, keys = name.replace("_", " "), [key, f"new_{name}"]
+        shown.update(keys)
+        heading = bold(piece(label, PARAMS_KEY_LIMIT))
+        # The redactor alone decides what is secret; a value it masked whole is said to be hidden.
+        if any(safe[k] == REDACTED for k in keys):
+            lines.append(f"{heading}: {REDACTED} (hidden)")
+        else:
+            lines.append(f"{heading}: {' → '.join(_value_text(safe[k]) for k in keys)}")
+    return lines
+
+
+def _lines_section(lines: list[str]) -> dict[str, Any] | None:
+    if not lines:
+        return None
+    kept: list[str] = []
+    used = 0
+    for line in lines[:PARAMS_SUMMARY_LINES]:
+        if used + slack_len(line) + 1 > MAX_SECTION_TEXT - 80:
+            break
+        kept.append(line)
+        used += slack_len(line) + 1
+    more = len(lines) - len(kept)
+    if more:
+        kept.append(f"_… and {more} more (in the JSON below)_")
+    return section_block(BlockId.PARAMS.unique("changes"), "\n".join(kept))
+
+
+def _params_document(task: Task) -> str:
+    value = task.params
+    safe = redact(value)
+    if isinstance(safe, dict | list):
+        return json.dumps(safe, ensure_ascii=False, indent=2)
+    return str(safe)
+
+
+def _code_section(block_id: str, document: str) -> tuple[dict[str, Any], int]:
+    """The document in a code block cut to fit one section; also how many characters were cut."""
+    escaped = escape_code_block(document)
+    budget = MAX_SECTION_TEXT - slack_len(code_block(""))
+    shown = truncate(escaped, budget)
+    if shown == escaped:
+        return section_block(block_id, code_block(escaped)), 0
+    kept = len(unescape(strip_code_guards(shown.removesuffix(ELLIPSIS))))
+    return section_block(block_id, code_block(shown)), max(len(document) - kept, 0)
+
+
+def render_params(view: ParamsView) -> dict[str, Any]:
+    """One task's params: a title line, the changes as `x: old → new`, then the redacted JSON."""
+    task = view.task
+    label = piece(task_label(task.name), NAME_LIMIT)
+    when = (
+        f"{clock_time(task.created_at, view.tz, view.now)} {escape(zone_name(view.tz, view.now))}"
+        if task.created_at
+        else "start unknown"
+    )
+    title = " · ".join(
+        [
+            f"{status_emoji(task.status)} {bold(label)}",
+            piece(view.instance.display_name, NAME_LIMIT),
+            when,
+            piece(task.status_upper or "UNKNOWN", 30),
+            f"task {piece(short_task_id(task.id), 20)}" if task.id else "no task id",
+        ]
+    )
+    user = piece(task.user_name, USER_LIMIT)
+    if user:
+        title += f"\nstarted by {user}"
+    blocks: list[dict[str, Any] | None] = [section_block(BlockId.PARAMS.unique("title"), title)]
+    value = task.params
+    if not task.has_params:
+        blocks.append(section_block(BlockId.PARAMS.unique("empty"), "This task has no params."))
+    else:
+        if isinstance(value, dict):
+            blocks.append(_lines_section(params_lines(value)))
+        code, cut = _code_section(BlockId.PARAMS.unique("json"), _params_document(task))
+        blocks.append(code)
+        if cut:
+            blocks.append(
+                context_block(BlockId.PARAMS.unique("cut"), f"({cut} more characters not shown)")
+            )
+    buttons = [button_element("◀ Back to list", ActionId.BACK.unique(1), button_state(view.query))]
+    if task.id:
+        buttons.append(
+            button_element(
+                "Share in channel",
+                ActionId.SHARE.unique(1),
+                button_state(view.query, task_id=task.id),
+            )
+        )
+    blocks.append(actions_block(BlockId.PAGER, buttons))
+    text = f"Params of {label} on {piece(view.instance.display_name, NAME_LIMIT)}"
+    return checked(slack_message(text, blocks), view.instance.display_name)

@@ -1,0 +1,316 @@
+"""The task list: one page of an instance's tasks in a window.
+
+Heading, counts over the whole window (before the rows: they answer the question first), one row
+per task with its Params button, the pager and a footer saying how fresh the data is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+from bot.blockkit import (
+    MAX_BLOCKS,
+    actions_block,
+    button_element,
+    context_block,
+    escape,
+    section_block,
+    slack_len,
+    slack_message,
+)
+from bot.domain.instances import InstanceRef
+from bot.domain.query import TaskQuery
+from bot.domain.tasks import Task, TaskStatus
+from bot.ids import ActionId, BlockId
+from bot.labels import STATUS_ORDER, status_emoji, status_word, task_label
+from bot.render.button_state import button_state
+from bot.render.safety_net import checked
+from bot.render.timewords import (
+    ago,
+    clock_time,
+    describe_window,
+    format_duration,
+    format_duration_range,
+    zone_name,
+)
+from bot.render.words import NAME_LIMIT, USER_LIMIT, bold, piece, plural, short_id
+from bot.report import TaskReport
+
+# How much of each user- or API-derived piece a task row may take. A row stays one line on a
+# laptop screen; the full name is in the Params view.
+ROW_LABEL_LIMIT = 80
+# When a page has more tasks than blocks allow one section each, rows are packed this many to a
+# section, each section followed by the Params buttons of its rows. Row pieces are cut shorter so
+# that ten rows always fit one section: 10 x (60 + 30 + ~150 of fixed text) < 3000.
+PACKED_ROWS_PER_SECTION = 10
+PACKED_LABEL_LIMIT = 60
+PACKED_USER_LIMIT = 30
+# Pieces of the filter and counts text: the counts stay well inside a section's 3000.
+FILTER_VALUE_LIMIT = 80
+COUNTS_TEXT_LIMIT = 2000
+# Younger cached data still reads as "fetched just now".
+FRESH = timedelta(seconds=5)
+
+
+def _describe_filters(query: TaskQuery) -> str:
+    filters = query.filters
+    parts: list[str] = []
+    if filters.statuses:
+        parts.append("status=" + ",".join(sorted(status_word(s) for s in filters.statuses)))
+    if filters.name_glob:
+        parts.append(f"name={filters.name_glob}")
+    if filters.user:
+        parts.append(f"user={filters.user}")
+    return piece(" ".join(parts), FILTER_VALUE_LIMIT * 3)
+
+
+def _instance_heading(instance: InstanceRef) -> str:
+    name = piece(instance.display_name, NAME_LIMIT)
+    if instance.display_name == instance.instance_id:
+        return bold(piece(short_id(instance.instance_id), NAME_LIMIT))
+    return f"{bold(name)} ({piece(short_id(instance.instance_id), NAME_LIMIT)})"
+
+
+def _window_text(report: TaskReport) -> str:
+    try:
+        return escape(describe_window(report.query.window, report.tz, now=report.now))
+    except (ValueError, TypeError, OverflowError):
+        return escape(report.query.window.label)
+
+
+def _status_counts(report: TaskReport) -> dict[str, int]:
+    """The window's counts by upper-case status; spellings of one status are added up."""
+    counts: dict[str, int] = {}
+    for status, count in report.window_counts.items():
+        key = str(status).strip().upper()
+        counts[key] = counts.get(key, 0) + count
+    return counts
+
+
+def _counts_text(report: TaskReport) -> str:
+    counts = _status_counts(report)
+    total = report.window_total
+    ordered = [s for s in STATUS_ORDER if counts.get(s)]
+    ordered += sorted(s for s in counts if s not in STATUS_ORDER and counts[s])
+    parts = [f"{status_emoji(s)} {counts[s]} {piece(status_word(s), 40)}" for s in ordered]
+    line = bold(plural(total, "task"))
+    shown = 0
+    for part in parts:
+        if slack_len(line) + slack_len(part) + 40 > COUNTS_TEXT_LIMIT:
+            break
+        line += "   " + part
+        shown += 1
+    if shown < len(parts):
+        line += f"   and {len(parts) - shown} more statuses"
+    return line
+
+
+def _summary_text(report: TaskReport) -> str:
+    filters = _describe_filters(report.query)
+    if report.window_total == 0:
+        return "No tasks in this window."
+    if report.query.filters.active and report.matched == 0:
+        return (
+            f"No tasks match {filters} in this window; "
+            f"{plural(report.window_total, 'task')} in total."
+        )
+    text = _counts_text(report)
+    if report.query.filters.active:
+        text += f"\n{report.matched} match {filters}"
+    if not report.page_tasks:
+        text += (
+            f"\nNothing on page {report.page}: there "
+            f"{'is 1 page' if report.pages == 1 else f'are {report.pages} pages'}."
+        )
+    return text
+
+
+def _duration_text(task: Task, report: TaskReport) -> str:
+    status = task.status_upper
+    start, end = task.created_at, task.updated_at
+    if start is None:
+        return ""
+    if status == TaskStatus.EXECUTING:
+        text = f"running for {format_duration(max(report.now - start, timedelta(0)))}"
+        if task.id in report.overdue:
+            usual = report.overdue[task.id]
+            text += (
+                f"  ⚠ usually {format_duration_range(usual)}"
+                if usual
+                else "  ⚠ running far too long"
+            )
+        return text
+    if status == TaskStatus.CREATED:
+        return f"queued for {format_duration(max(report.now - start, timedelta(0)))}"
+    if end is not None:
+        return f"took {format_duration(max(end - start, timedelta(0)))}"
+    return ""
+
+
+def _task_row(task: Task, report: TaskReport, *, label_limit: int, user_limit: int) -> str:
+    label = bold(piece(task_label(task.name), label_limit))
+    known = task.status_upper in STATUS_ORDER
+    status = "" if known else f" ({piece(status_word(task.status), 30)})"
+    user = piece(task.user_name, user_limit) or "—"
+    if task.created_at is not None:
+        start = (
+            f"{clock_time(task.created_at, report.tz, report.now)} "
+            f"({ago(task.created_at, report.now)})"
+        )
+    else:
+        start = "start unknown"
+    pieces = [f"{status_emoji(task.status)}  {label}{status}", user, start]
+    duration = _duration_text(task, report)
+    if duration:
+        pieces.append(duration)
+    return "  ·  ".join(pieces)
+
+
+def _params_button(task: Task, report: TaskReport, text: str, n: int) -> dict[str, Any] | None:
+    if not task.id or not task.has_params:
+        return None
+    return button_element(
+        text, ActionId.PARAMS.unique(n), button_state(report.query, task_id=task.id)
+    )
+
+
+def _row_groups(report: TaskReport, room: int) -> list[tuple[int, list[dict[str, Any]]]]:
+    """The task blocks, as (tasks in the group, blocks) so that whole groups can be dropped."""
+    tasks = report.page_tasks
+    groups: list[tuple[int, list[dict[str, Any]]]] = []
+    if len(tasks) <= room:
+        for n, task in enumerate(tasks, start=1):
+            row = _task_row(task, report, label_limit=ROW_LABEL_LIMIT, user_limit=USER_LIMIT)
+            button = _params_button(task, report, "Params", n)
+            groups.append((1, [section_block(BlockId.TASK.unique(n), row, button)]))
+        return groups
+    for first in range(0, len(tasks), PACKED_ROWS_PER_SECTION):
+        chunk = tasks[first : first + PACKED_ROWS_PER_SECTION]
+        rows: list[str] = []
+        buttons: list[dict[str, Any] | None] = []
+        for n, task in enumerate(chunk, start=first + 1):
+            row = _task_row(
+                task, report, label_limit=PACKED_LABEL_LIMIT, user_limit=PACKED_USER_LIMIT
+            )
+            rows.append(f"`{n}`  {row}")
+            buttons.append(_params_button(task, report, f"Params {n}", n))
+        blocks = [section_block(BlockId.TASK.unique(first + 1), "\n".join(rows))]
+        actions = actions_block(BlockId.TASK_ACTIONS.unique(first + 1), buttons)
+        if actions is not None:
+            blocks.append(actions)
+        groups.append((len(chunk), blocks))
+    return groups
+
+
+def _has_problems(report: TaskReport) -> bool:
+    counts = _status_counts(report)
+    return any(counts.get(s, 0) > 0 for s in (TaskStatus.FAILED, TaskStatus.EXECUTING))
+
+
+def _pager(report: TaskReport) -> list[dict[str, Any] | None]:
+    query = report.query
+    buttons: list[dict[str, Any] | None] = []
+    if report.page > 1:
+        buttons.append(
+            button_element(
+                "◀ Prev",
+                ActionId.PREV.unique(1),
+                button_state(replace(query, page=report.page - 1)),
+            )
+        )
+    if report.page < report.pages:
+        buttons.append(
+            button_element(
+                "Next ▶",
+                ActionId.NEXT.unique(1),
+                button_state(replace(query, page=report.page + 1)),
+            )
+        )
+    buttons.append(button_element("↻ Refresh", ActionId.REFRESH.unique(1), button_state(query)))
+    buttons.append(
+        button_element("Share in channel", ActionId.SHARE.unique(1), button_state(query))
+    )
+    if _has_problems(report) and not query.filters.statuses:
+        problems = replace(
+            query,
+            filters=replace(
+                query.filters, statuses=frozenset({TaskStatus.FAILED, TaskStatus.EXECUTING})
+            ),
+            page=1,
+        )
+        buttons.append(
+            button_element(
+                "Show failed & running", ActionId.SHOW_PROBLEMS.unique(1), button_state(problems)
+            )
+        )
+    page_line = (
+        context_block(BlockId.PAGER.unique("page"), _page_line(report))
+        if report.pages > 1 or report.requested_page
+        else None
+    )
+    return [page_line, actions_block(BlockId.PAGER, buttons)]
+
+
+def _page_line(report: TaskReport) -> str:
+    line = f"Page {report.page} of {report.pages}"
+    if report.requested_page:
+        line += f" (there is no page {report.requested_page}; this is the last)"
+    return line
+
+
+def _footer(report: TaskReport) -> dict[str, Any]:
+    age = report.now - report.fetched_at
+    if report.from_cache:
+        fresh = "fetched just now" if age < FRESH else f"fetched {format_duration(age)} ago"
+        fresh += " (cached)"
+    else:
+        fresh = "fetched just now"
+    # The zone is the configured default when Slack did not tell us the user's, so the footer
+    # names it without claiming whose it is.
+    zone = escape(zone_name(report.tz, report.now))
+    return context_block(BlockId.FOOTER, f"{fresh} · times in {zone}")
+
+
+def _report_text(report: TaskReport) -> str:
+    counts = _status_counts(report)
+    details = [
+        f"{counts[s]} {status_word(s)}"
+        for s in (TaskStatus.FAILED, TaskStatus.EXECUTING)
+        if counts.get(s)
+    ]
+    name = piece(report.instance.display_name, NAME_LIMIT)
+    summary = plural(report.window_total, "task")
+    if details:
+        summary += f" ({', '.join(details)})"
+    return f"{name} · {piece(report.query.window.label, NAME_LIMIT)}: {summary}"
+
+
+def render_report(report: TaskReport) -> dict[str, Any]:
+    """One page of the task list: heading, counts over the window, rows, pager, footer."""
+    head: list[dict[str, Any] | None] = [
+        section_block(
+            BlockId.HEADER, f"{_instance_heading(report.instance)} · {_window_text(report)}"
+        ),
+        section_block(BlockId.COUNTS, _summary_text(report)),
+    ]
+    tail = [*_pager(report), _footer(report)]
+    fixed = len([b for b in head + tail if b is not None]) + 1  # + room for an "N more" notice
+    groups = _row_groups(report, MAX_BLOCKS - fixed)
+    rows: list[dict[str, Any]] = []
+    dropped = 0
+    for count, blocks in groups:
+        if dropped or fixed + len(rows) + len(blocks) > MAX_BLOCKS:
+            dropped += count
+            continue
+        rows.extend(blocks)
+    notice = None
+    if dropped:
+        notice = context_block(
+            BlockId.NOTICE,
+            f"{dropped} more tasks on this page not shown: Slack allows {MAX_BLOCKS} blocks per "
+            "message. Ask for fewer with limit=20.",
+        )
+    message = slack_message(_report_text(report), [*head, *rows, notice, *tail])
+    return checked(message, report.instance.display_name)
