@@ -25,11 +25,17 @@ from bot.blockkit import (
     MAX_SECTION_TEXT,
     InvalidMessage,
     MessageTooLarge,
+    actions_block,
+    button_element,
     check_message,
+    checked_message,
+    context_block,
     escape,
     escape_code_block,
     escape_inline_code,
+    section_block,
     slack_len,
+    slack_message,
     truncate,
     unescape,
 )
@@ -257,3 +263,45 @@ def test_truncate_properties(raw: str, limit: int) -> None:
     head.encode("utf-8")  # no lone surrogate was created
     if head:
         assert not 0xD800 <= ord(head[-1]) <= 0xDBFF
+
+
+# ---- building blocks -------------------------------------------------------------------------
+
+
+def test_building_blocks_cut_their_text_to_fit() -> None:
+    built = slack_message(
+        "x" * (MAX_MESSAGE_TEXT + 10),
+        [
+            section_block("s", "y" * (MAX_SECTION_TEXT + 10)),
+            section_block("blank", ""),
+            context_block("c", *["z"] * (MAX_CONTEXT_ELEMENTS + 5), " "),
+            None,
+        ],
+    )
+    check_message(built)
+    assert [b["block_id"] for b in built["blocks"]] == ["s", "blank", "c"]
+    assert built["blocks"][0]["text"]["text"].endswith(ELLIPSIS)
+    assert built["blocks"][1]["text"]["text"] == "—"
+    assert len(built["blocks"][2]["elements"]) == MAX_CONTEXT_ELEMENTS
+    assert slack_message("  ", [])["text"] == "dms-tasks"
+
+
+def test_a_button_whose_value_cannot_be_sent_is_left_out() -> None:
+    assert button_element("Go", "a", None) is None
+    assert button_element("Go", "a", "") is None
+    assert button_element("Go", "a", "v" * (MAX_BUTTON_VALUE + 1)) is None
+    kept = button_element("Go", "a", "v" * MAX_BUTTON_VALUE)
+    assert kept is not None and kept["value"] == "v" * MAX_BUTTON_VALUE
+    assert actions_block("b", [None, None]) is None
+    many = actions_block("b", [button_element("Go", f"a{n}", "v") for n in range(30)])
+    assert many is not None and len(many["elements"]) == MAX_ACTIONS_ELEMENTS
+
+
+def test_checked_message_replaces_a_rejected_message_with_a_notice() -> None:
+    good = message(section("fine", block_id="b"))
+    assert checked_message(good, "x", fallback_block_id="fb") is good
+    bad = message(*[section("s") for _ in range(MAX_BLOCKS + 1)])
+    notice = checked_message(bad, "<!channel>", fallback_block_id="fb")
+    check_message(notice)
+    assert notice["blocks"][0]["block_id"] == "fb"
+    assert "<!channel>" not in notice["text"] and "&lt;!channel&gt;" in notice["text"]

@@ -1,0 +1,44 @@
+"""Help: real examples first, commands the grammar reads, only the instances this channel sees."""
+
+from __future__ import annotations
+
+import re
+
+from bot.blockkit import unescape
+from bot.domain.query import TaskQuery
+from bot.grammar.parser import parse_command
+from bot.render import render_help, render_text
+from bot.report import HelpView
+from tests.render_builders import BERLIN, NOW, assert_valid
+
+
+def test_help_gives_examples_first_then_grammar_and_only_visible_instances() -> None:
+    message = render_help(HelpView(command="/dms-tasks", instances=("billing", "prod-orders")))
+    assert_valid(message)
+    text = render_text(message)
+    first_block = message["blocks"][0]["text"]["text"]
+    assert first_block.count("/dms-tasks billing") == 3
+    assert text.index("/dms-tasks billing last 1h") < text.index("How to ask")
+    assert "Instances you can use here:* billing, prod-orders" in text
+
+
+def test_help_examples_are_commands_the_grammar_reads() -> None:
+    message = render_help(HelpView(command="/dms-tasks", instances=("prod-orders",)))
+    examples = re.findall(r"`/dms-tasks ([^`]*)`", message["blocks"][0]["text"]["text"])
+    assert len(examples) == 3
+    for example in examples:
+        query = parse_command(unescape(example), now=NOW, tz=BERLIN)
+        assert isinstance(query, TaskQuery)
+        assert query.target == "prod-orders"
+
+
+def test_help_window_forms_are_ones_the_grammar_reads() -> None:
+    grammar = render_help(HelpView(command="/dms-tasks", instances=()))["blocks"][1]["text"]["text"]
+    line = next(x for x in grammar.splitlines() if "*window*" in x)
+    for form in re.findall(r"`([^`]*)`", line):
+        assert isinstance(parse_command(f"x {form}", now=NOW, tz=BERLIN), TaskQuery), form
+
+
+def test_help_without_instances_uses_a_placeholder() -> None:
+    text = render_text(render_help(HelpView(command="/dms-tasks", instances=())))
+    assert "/dms-tasks prod-orders last 1h" in text
