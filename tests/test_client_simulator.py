@@ -17,11 +17,14 @@ from bot.dms.client import DmsClient, RetryPolicy
 from bot.dms.errors import (
     DmsAuthError,
     DmsBadRequestError,
+    DmsErrorKind,
     DmsNotFoundError,
+    DmsOperation,
     DmsThrottledError,
     DmsUnavailableError,
 )
 from bot.dms.iam import IamTokenAuth
+from bot.messages import problem_for
 from bot.settings import InstanceRef
 from bot.simulator import (
     DEMO_AK,
@@ -198,9 +201,13 @@ async def test_persistent_server_error_is_a_clear_unavailable_error(
     finally:
         await client.aclose()
     error = caught.value
-    assert "answered HTTP 500" in error.summary and "tried 4 times" in str(error)
+    assert error.kind is DmsErrorKind.SERVER_ERROR and error.status == 500
+    assert error.attempts == 4 and error.retried
     assert error.error_code == "DMS.00500000" and error.request_id
-    assert "status page" in error.hint
+    assert error.endpoint == sim.url
+    problem = problem_for(error)
+    assert "answered HTTP 500" in problem.summary and "tried 4 times" in problem.hint
+    assert "status page" in problem.hint
     assert sim.stats["list_tasks"] == 4
 
 
@@ -231,8 +238,9 @@ async def test_timeout_is_a_clear_unavailable_error(sim: RunningSimulator) -> No
             await client.list_tasks(ref(sim, "prod-orders"))
     finally:
         await client.aclose()
-    assert "timed out after 0.2 s" in caught.value.summary
-    assert "prod-orders" in caught.value.summary
+    assert caught.value.kind is DmsErrorKind.TIMEOUT and caught.value.attempts == 2
+    summary = problem_for(caught.value).summary
+    assert "timed out after 0.2 s" in summary and "prod-orders" in summary
 
 
 async def test_malformed_json_is_retried_then_a_clear_error(sim: RunningSimulator) -> None:
@@ -245,7 +253,8 @@ async def test_malformed_json_is_retried_then_a_clear_error(sim: RunningSimulato
             await client.list_tasks(ref(sim, "prod-orders"))
     finally:
         await client.aclose()
-    assert "returned a malformed response" in caught.value.summary
+    assert caught.value.kind is DmsErrorKind.MALFORMED
+    assert "returned a malformed response" in problem_for(caught.value).summary
     assert len(str(caught.value)) < 400
     assert sim.stats["fault_malformed"] == 5
 
@@ -261,10 +270,11 @@ async def test_wrong_secret_key_is_refused_once_and_never_retried(
         await client.aclose()
     error = caught.value
     assert sim.stats["list_tasks"] == 1 and sim.stats["rejected_auth"] == 1
-    assert error.summary == "Huawei Cloud rejected the bot's credentials."
-    assert "HUAWEICLOUD_SDK_AK" in error.hint
+    assert error.kind is DmsErrorKind.CREDENTIALS_REJECTED and not error.retried
+    assert problem_for(error).summary == "Huawei Cloud rejected the bot's credentials."
+    assert "HUAWEICLOUD_SDK_AK" in problem_for(error).hint
     assert error.error_code == "APIGW.0301" and error.request_id
-    assert "not-the-secret-key" not in str(error)
+    assert "not-the-secret-key" not in str(error) + repr(error)
 
 
 async def test_unknown_instance_is_not_found_with_code_and_request_id(
@@ -284,7 +294,9 @@ async def test_unknown_instance_is_not_found_with_code_and_request_id(
     error = caught.value
     assert error.error_code == "DMS.00404022"
     assert error.request_id and error.request_id in str(error)
-    assert f"project {DEMO_PROJECT_ID}, region {DEMO_REGION}" in error.summary
+    assert error.kind is DmsErrorKind.INSTANCE_NOT_FOUND
+    assert (error.project_id, error.region) == (DEMO_PROJECT_ID, DEMO_REGION)
+    assert f"project {DEMO_PROJECT_ID}, region {DEMO_REGION}" in problem_for(error).summary
     assert sim.stats["list_tasks"] == 1
 
 
@@ -295,7 +307,9 @@ async def test_unknown_task_is_not_found(sim: RunningSimulator) -> None:
             await client.show_task(ref(sim, "prod-orders"), "0" * 32)
     finally:
         await client.aclose()
-    assert caught.value.summary == f"Task {'0' * 32} was not found on instance prod-orders."
+    error = caught.value
+    assert (error.operation, error.kind) == (DmsOperation.SHOW_TASK, DmsErrorKind.TASK_NOT_FOUND)
+    assert problem_for(error).summary == f"Task {'0' * 32} was not found on instance prod-orders."
     assert sim.stats["show_task"] == 1
 
 
@@ -338,8 +352,9 @@ async def test_wrong_iam_password_is_an_auth_error_without_dms_calls(
             await client.list_tasks(ref(sim, "prod-orders"))
     finally:
         await client.aclose()
-    assert "DMS_IAM_PASSWORD" in caught.value.hint
-    assert "wrong-password" not in str(caught.value)
+    assert caught.value.operation is DmsOperation.IAM_TOKEN
+    assert "DMS_IAM_PASSWORD" in problem_for(caught.value).hint
+    assert "wrong-password" not in str(caught.value) + repr(caught.value)
     assert sim.stats["list_tasks"] == 0 and auth.token_requests == 1
 
 

@@ -1,5 +1,6 @@
 """DmsClient and IamTokenAuth against httpx.MockTransport: request shape, tolerance of what the
-API sends, page concurrency, retry decisions (with a fake sleep) and error wording."""
+API sends, page concurrency, retry decisions (with a fake sleep) and the facts errors carry (their
+wording is tested in tests/test_messages.py)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,10 @@ from bot.dms.client import DmsClient, RetryPolicy, format_api_time, parse_retry_
 from bot.dms.errors import (
     DmsAuthError,
     DmsBadRequestError,
+    DmsEndpointError,
+    DmsErrorKind,
     DmsNotFoundError,
+    DmsOperation,
     DmsPermissionError,
     DmsThrottledError,
     DmsUnavailableError,
@@ -265,8 +269,11 @@ async def test_ids_stay_inside_their_path_segment() -> None:
 
 async def test_show_task_with_an_empty_answer_is_not_found() -> None:
     client = make_client(lambda r: json_response(200, {"task_count": "0", "tasks": []}))
-    with pytest.raises(DmsNotFoundError, match="Task gone was not found on instance prod-orders"):
+    with pytest.raises(DmsNotFoundError) as caught:
         await client.show_task(REF, "gone")
+    error = caught.value
+    assert (error.operation, error.kind) == (DmsOperation.SHOW_TASK, DmsErrorKind.TASK_NOT_FOUND)
+    assert (error.task_id, error.instance_id, error.instance_label) == ("gone", "inst-1", REF.alias)
 
 
 async def test_list_instances_pages_by_offset_until_instance_num() -> None:
@@ -524,8 +531,9 @@ async def test_retry_after_beyond_the_budget_gives_up_at_once() -> None:
         await client.list_tasks(REF)
     assert script.calls == 1 and time.delays == []
     error = caught.value
-    assert error.summary == "Huawei Cloud is throttling requests; try again in a minute."
+    assert error.kind is DmsErrorKind.THROTTLED and error.retryable
     assert error.error_code == "APIGW.0308" and error.request_id == "req-429"
+    assert error.attempts == 1 and not error.retried
     assert "APIGW.0308" in str(error)
 
 
@@ -534,9 +542,10 @@ async def test_throttling_that_persists_ends_in_a_throttled_error() -> None:
     throttled = error_response(429, "APIGW.0308")
     throttled.headers["Retry-After"] = "2"
     script = Script(throttled)
-    with pytest.raises(DmsThrottledError, match="throttling"):
+    with pytest.raises(DmsThrottledError) as caught:
         await make_client(script, time=time).list_tasks(REF)
     assert script.calls == 4
+    assert caught.value.attempts == 4 and caught.value.retried
     assert time.delays == [2.0, 2.0, 2.0]
 
 
@@ -593,13 +602,16 @@ async def test_persistent_server_error_becomes_unavailable_after_all_attempts() 
         await make_client(script).list_tasks(REF)
     assert script.calls == 4
     error = caught.value
-    assert "answered HTTP 500" in error.summary
-    assert "prod-orders" in error.summary
+    assert (error.operation, error.kind) == (DmsOperation.LIST_TASKS, DmsErrorKind.SERVER_ERROR)
     assert error.status == 500 and error.error_code == "DMS.00500000"
-    assert error.request_id == "req-500"
-    assert "try again in a few minutes" in error.hint.lower()
-    assert "status page" in error.hint
-    assert "DMS.00500000, request req-500" in str(error)
+    assert error.error_msg == "internal error" and error.request_id == "req-500"
+    assert error.attempts == 4 and error.retried and error.retryable
+    assert error.endpoint == "https://dms.cn-north-4.example.test"
+    assert (error.project_id, error.region, error.instance_id) == (PROJECT, REGION, "inst-1")
+    assert str(error) == (
+        "DMS list tasks failed: server error (HTTP 500, DMS.00500000, request req-500, "
+        "4 attempts) for instance inst-1"
+    )
 
 
 async def test_timeouts_are_retried_then_reported_with_the_timeout() -> None:
@@ -607,7 +619,7 @@ async def test_timeouts_are_retried_then_reported_with_the_timeout() -> None:
     with pytest.raises(DmsUnavailableError) as caught:
         await make_client(script, timeout=10.0).list_tasks(REF)
     assert script.calls == 4
-    assert "timed out after 10 s" in caught.value.summary
+    assert caught.value.kind is DmsErrorKind.TIMEOUT and caught.value.timeout_s == 10.0
 
 
 async def test_connection_errors_are_retried_then_reported() -> None:
@@ -615,23 +627,27 @@ async def test_connection_errors_are_retried_then_reported() -> None:
     page = await make_client(script).list_tasks(REF)
     assert script.calls == 2 and page.total == 1
     script = Script(httpx.ConnectError("refused"))
-    with pytest.raises(DmsUnavailableError, match="could not be reached"):
+    with pytest.raises(DmsUnavailableError) as caught:
         await make_client(script).list_tasks(REF)
+    assert caught.value.kind is DmsErrorKind.CONNECT_FAILED
 
 
 @pytest.mark.parametrize(
-    "failure",
+    ("failure", "kind"),
     [
-        httpx.ProxyError("proxy refused"),
-        httpx.RemoteProtocolError("server disconnected"),
-        httpx.ReadError("reset by peer"),
+        (httpx.ProxyError("proxy refused"), DmsErrorKind.PROXY_FAILED),
+        (httpx.RemoteProtocolError("server disconnected"), DmsErrorKind.CONNECTION_CLOSED),
+        (httpx.ReadError("reset by peer"), DmsErrorKind.CONNECTION_FAILED),
     ],
 )
-async def test_every_transport_failure_is_retried_then_a_dms_error(failure: Exception) -> None:
+async def test_every_transport_failure_is_retried_then_a_dms_error(
+    failure: Exception, kind: DmsErrorKind
+) -> None:
     script = Script(failure)
-    with pytest.raises(DmsUnavailableError, match="could not be reached"):
+    with pytest.raises(DmsUnavailableError) as caught:
         await make_client(script).list_tasks(REF)
     assert script.calls == 4
+    assert caught.value.kind is kind and caught.value.attempts == 4
 
 
 async def test_a_body_that_does_not_decode_is_retried_as_malformed() -> None:
@@ -648,8 +664,9 @@ async def test_a_body_that_does_not_decode_is_retried_as_malformed() -> None:
 
     page = await make_client(handler).list_tasks(REF)
     assert page.total == 1 and answers == []
-    with pytest.raises(DmsUnavailableError, match="could not be decoded"):
+    with pytest.raises(DmsUnavailableError) as caught:
         await make_client(handler).list_tasks(REF)
+    assert caught.value.kind is DmsErrorKind.UNDECODABLE
 
 
 @pytest.mark.parametrize(
@@ -661,8 +678,8 @@ async def test_malformed_success_bodies_are_retried_then_reported(content: bytes
     with pytest.raises(DmsUnavailableError) as caught:
         await make_client(script).list_tasks(REF)
     assert script.calls == 4
-    assert "returned a malformed response" in caught.value.summary
-    assert content.decode() not in caught.value.summary
+    assert caught.value.kind is DmsErrorKind.MALFORMED and caught.value.detail
+    assert content.decode() not in str(caught.value) + repr(caught.value)
 
 
 async def test_malformed_then_good_body_succeeds() -> None:
@@ -677,7 +694,7 @@ async def test_each_retry_is_logged_without_headers_or_secrets(
     caplog.set_level(logging.INFO, logger="bot.dms")
     script = Script(error_response(503, "DMS.00500000", request_id="req-log"), OK)
     await make_client(script).list_tasks(REF)
-    (record,) = [r for r in caplog.records if r.name == "bot.dms"]
+    (record,) = [r for r in caplog.records if r.name.startswith("bot.dms")]
     text = record.getMessage()
     assert record.levelno == logging.INFO
     assert "status=503" in text and "DMS.00500000" in text and "req-log" in text
@@ -685,10 +702,10 @@ async def test_each_retry_is_logged_without_headers_or_secrets(
     assert SECRET_SK not in text and "Authorization" not in text and "AKEXAMPLE" not in text
 
 
-# ---- error wording ------------------------------------------------------------------------------
+# ---- what errors carry --------------------------------------------------------------------------
 
 
-async def test_bad_signature_names_the_ak_sk_variables() -> None:
+async def test_bad_signature_is_a_credentials_error_with_the_apis_fields() -> None:
     answer = json_response(
         401,
         {
@@ -697,67 +714,102 @@ async def test_bad_signature_names_the_ak_sk_variables() -> None:
             "request_id": "5c3a9e",
         },
     )
+    script = Script(answer)
     with pytest.raises(DmsAuthError) as caught:
-        await make_client(Script(answer)).list_tasks(REF)
+        await make_client(script).list_tasks(REF)
     error = caught.value
-    assert error.summary == "Huawei Cloud rejected the bot's credentials."
-    assert error.hint == (
-        "An admin should check HUAWEICLOUD_SDK_AK / HUAWEICLOUD_SDK_SK (and "
-        "HUAWEICLOUD_SDK_SECURITY_TOKEN if temporary credentials are used). Nothing was changed."
-    )
+    assert script.calls == 1
+    assert error.kind is DmsErrorKind.CREDENTIALS_REJECTED
     assert (error.status, error.error_code, error.request_id) == (401, "APIGW.0301", "5c3a9e")
     assert error.error_msg == "Incorrect IAM authentication information"
     assert SECRET_SK not in str(error)
 
 
 @pytest.mark.parametrize("code", ["DMS.10240101", "DMS.10240102", "DMS.10240103", "DMS.10240104"])
-async def test_token_problems_name_the_iam_variables(code: str) -> None:
+async def test_token_problems_are_token_errors(code: str) -> None:
     with pytest.raises(DmsAuthError) as caught:
         await make_client(Script(error_response(401, code))).list_tasks(REF)
-    assert "DMS_IAM_USERNAME" in caught.value.hint
-    assert "token" in caught.value.summary
+    assert caught.value.kind is DmsErrorKind.TOKEN_REJECTED
+    assert caught.value.error_code == code
 
 
-async def test_forbidden_names_the_iam_action_needed() -> None:
+async def test_forbidden_carries_the_iam_action_needed() -> None:
     with pytest.raises(DmsPermissionError) as caught:
         await make_client(Script(error_response(403, "DMS.10240311"))).list_tasks(REF)
-    assert "dms:instance:getBackgroundTask" in caught.value.hint
-    assert "prod-orders" in caught.value.summary
+    assert caught.value.kind is DmsErrorKind.FORBIDDEN
+    assert caught.value.iam_action == "dms:instance:getBackgroundTask"
     with pytest.raises(DmsPermissionError) as caught:
         await make_client(Script(error_response(403, "DMS.00403003"))).list_instances(
             PROJECT, REGION
         )
-    assert "dms:instance:list" in caught.value.hint
+    assert caught.value.operation is DmsOperation.LIST_INSTANCES
+    assert caught.value.iam_action == "dms:instance:list"
+    assert (caught.value.project_id, caught.value.region) == (PROJECT, REGION)
+    assert caught.value.instance_id is None
 
 
-async def test_unknown_instance_names_project_and_region() -> None:
+async def test_unknown_instance_carries_project_and_region() -> None:
     answer = error_response(404, "DMS.00404022", "The instance does not exist.", "req-404")
     with pytest.raises(DmsNotFoundError) as caught:
         await make_client(Script(answer)).list_tasks(REF)
     error = caught.value
-    assert error.summary == (
-        f"Instance inst-1 does not exist in project {PROJECT}, region {REGION}."
-    )
+    assert error.kind is DmsErrorKind.INSTANCE_NOT_FOUND
+    assert (error.instance_id, error.project_id, error.region) == ("inst-1", PROJECT, REGION)
     assert (error.error_code, error.request_id) == ("DMS.00404022", "req-404")
 
 
-async def test_bad_request_quotes_the_api_message_briefly() -> None:
+async def test_a_missing_api_path_is_an_endpoint_error_not_a_missing_instance() -> None:
+    answer = error_response(404, "APIGW.0101", "The API does not exist or has not been published")
+    script = Script(answer)
+    with pytest.raises(DmsEndpointError) as caught:
+        await make_client(script).list_tasks(REF)
+    assert script.calls == 1
+    assert not isinstance(caught.value, DmsNotFoundError)
+    assert caught.value.kind is DmsErrorKind.API_NOT_FOUND
+    assert caught.value.endpoint == "https://dms.cn-north-4.example.test"
+    with pytest.raises(DmsEndpointError):
+        await make_client(Script(answer)).show_task(REF, "t1")
+
+
+async def test_bad_request_keeps_the_api_message_briefly() -> None:
     answer = error_response(400, "DMS.00400142", "invalid timestamp " + "x" * 5000)
     with pytest.raises(DmsBadRequestError) as caught:
         await make_client(Script(answer)).list_tasks(REF)
     error = caught.value
-    assert "invalid timestamp" in error.summary
-    assert len(error.summary) < 350
-    assert error.error_msg is not None and len(error.error_msg) <= 200
-    assert "window" in error.hint
+    assert error.kind is DmsErrorKind.BAD_REQUEST and error.error_code == "DMS.00400142"
+    assert error.error_msg is not None and error.error_msg.startswith("invalid timestamp")
+    assert len(error.error_msg) <= 200
+    assert len(str(error)) < 200
 
 
-async def test_a_redirect_points_at_the_endpoint_setting_and_is_not_retried() -> None:
+async def test_a_redirect_is_an_endpoint_error_and_is_not_retried() -> None:
     script = Script(httpx.Response(301, headers={"Location": "https://elsewhere.example/"}))
-    with pytest.raises(DmsUnavailableError) as caught:
+    with pytest.raises(DmsEndpointError) as caught:
         await make_client(script).list_tasks(REF)
     assert script.calls == 1
-    assert "HTTP 301" in caught.value.summary and "DMS_ENDPOINT" in caught.value.hint
+    assert isinstance(caught.value, DmsUnavailableError)
+    assert caught.value.kind is DmsErrorKind.REDIRECTED and caught.value.status == 301
+
+
+async def test_an_address_that_is_not_http_is_an_endpoint_error() -> None:
+    client = DmsClient(
+        auth=AkSkAuth("AKEXAMPLE", SECRET_SK), endpoint_for=lambda region: "ftp://dms.example"
+    )
+    try:
+        with pytest.raises(DmsEndpointError) as caught:
+            await client.list_tasks(REF)
+    finally:
+        await client.aclose()
+    assert caught.value.kind is DmsErrorKind.UNUSABLE_URL
+    assert caught.value.endpoint == "ftp://dms.example" and not caught.value.retried
+
+
+async def test_a_client_error_after_retries_says_how_many_attempts_it_took() -> None:
+    script = Script(error_response(503, "DMS.00500000"), error_response(404, "DMS.00404022"))
+    with pytest.raises(DmsNotFoundError) as caught:
+        await make_client(script).list_tasks(REF)
+    assert caught.value.attempts == 2 and caught.value.retried
+    assert not caught.value.retryable
 
 
 async def test_request_id_comes_from_the_header_when_the_body_has_none() -> None:
@@ -898,7 +950,8 @@ async def test_a_second_401_is_final_and_names_the_iam_variables() -> None:
         await make_client(dms, auth=iam_auth(iam)).list_tasks(REF)
     assert dms.tokens == ["tok-1", "tok-2"]
     assert len(iam.bodies) == 2
-    assert "DMS_IAM_USERNAME" in caught.value.hint
+    assert caught.value.kind is DmsErrorKind.TOKEN_REJECTED
+    assert caught.value.operation is DmsOperation.LIST_TASKS
 
 
 async def test_iam_refusal_is_an_auth_error_and_sends_nothing_to_dms(
@@ -911,17 +964,25 @@ async def test_iam_refusal_is_an_auth_error_and_sends_nothing_to_dms(
     with pytest.raises(DmsAuthError) as caught:
         await make_client(dms, auth=auth).list_tasks(REF)
     assert len(iam.bodies) == 1 and dms.tokens == []
-    assert caught.value.error_code == "IAM.0002"
-    assert "DMS_IAM_PASSWORD" in caught.value.hint
-    assert "p@ssw0rd-secret" not in repr(auth) + str(caught.value) + caplog.text
+    error = caught.value
+    assert (error.operation, error.kind) == (
+        DmsOperation.IAM_TOKEN,
+        DmsErrorKind.CREDENTIALS_REJECTED,
+    )
+    assert error.error_code == "IAM.0002" and error.status == 401
+    assert error.endpoint == "https://iam.cn-north-4.example.test"
+    assert "p@ssw0rd-secret" not in repr(auth) + str(error) + repr(error) + caplog.text
 
 
 async def test_iam_outage_is_retried_as_unavailable() -> None:
     iam = FakeIam(status=503)
     dms = TokenCheckingDms()
-    with pytest.raises(DmsUnavailableError, match="IAM"):
+    with pytest.raises(DmsUnavailableError) as caught:
         await make_client(dms, auth=iam_auth(iam)).list_tasks(REF)
     assert len(iam.bodies) == 4 and dms.tokens == []
+    error = caught.value
+    assert (error.operation, error.kind) == (DmsOperation.IAM_TOKEN, DmsErrorKind.SERVER_ERROR)
+    assert error.status == 503 and error.attempts == 4 and error.retryable
 
 
 async def test_tokens_never_reach_the_logs(caplog: pytest.LogCaptureFixture) -> None:

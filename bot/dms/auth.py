@@ -130,6 +130,10 @@ class AkSkAuth(httpx.Auth):
         # Never let the secret key reach a log line through a repr.
         return f"AkSkAuth(ak={self._ak[:4]}…)"
 
+    def redactions(self) -> tuple[str, ...]:
+        """What an error must never quote, should the API echo it back."""
+        return (self._ak, self._sk, self._security_token or "")
+
     def sign(self, request: httpx.Request) -> None:
         request.headers["X-Sdk-Date"] = self._clock().astimezone(UTC).strftime(SDK_DATE_FORMAT)
         request.headers.setdefault("Content-Type", "application/json")

@@ -22,8 +22,13 @@ from urllib.parse import quote
 
 import httpx
 
-from bot.dms.error_mapping import Operation
-from bot.dms.errors import DmsNotFoundError
+from bot.dms.errors import (
+    CallContext,
+    DmsErrorKind,
+    DmsNotFoundError,
+    DmsOperation,
+    public_endpoint,
+)
 from bot.dms.models import (
     MAX_INSTANCE_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -101,7 +106,7 @@ class DmsClient:
             self._tasks_url(instance),
             params,
             instance.project_id,
-            self._task_operation(instance),
+            self._task_context(instance),
             _task_list_problem,
         )
         return TaskPage.from_api(body, start=start, limit=limit)
@@ -125,12 +130,12 @@ class DmsClient:
 
     async def show_task(self, instance: InstanceRef, task_id: str) -> Task:
         """One task by id (GET .../tasks/{task_id} answers with a one-task list)."""
-        op = self._task_operation(instance, task_id=task_id)
+        context = self._task_context(instance, task_id=task_id)
         body = await self._transport.get_json(
             f"{self._tasks_url(instance)}/{_segment(task_id)}",
             {},
             instance.project_id,
-            op,
+            context,
             _task_list_problem,
         )
         page = TaskPage.from_api(body, start=1, limit=1)
@@ -138,25 +143,22 @@ class DmsClient:
         if match is None and page.tasks:
             match = page.tasks[0]
         if match is None:
-            raise DmsNotFoundError(
-                summary=f"Task {task_id} was not found on instance {instance.display_name}.",
-                hint="Its record may have been deleted; list the window again to see what is "
-                "there now.",
-                status=200,
-            )
+            # The API answers 200 with an empty list for a task id it does not know.
+            raise DmsNotFoundError.for_call(context, DmsErrorKind.TASK_NOT_FOUND, status=200)
         return match
 
     async def list_instances(
         self, project_id: str, region: str, *, name: str | None = None, exact: bool = False
     ) -> list[Instance]:
         """Every Kafka instance of the project in the region (optionally by name)."""
-        op = Operation(
-            action=f"list the Kafka instances of project {project_id} in {region}",
-            iam_action="dms:instance:list",
+        base = self._base(region)
+        context = CallContext(
+            operation=DmsOperation.LIST_INSTANCES,
+            endpoint=public_endpoint(base),
             project_id=project_id,
             region=region,
         )
-        url = f"{self._base(region)}/v2/{_segment(project_id)}/instances"
+        url = f"{base}/v2/{_segment(project_id)}/instances"
         found: list[Instance] = []
         seen: set[str] = set()
         offset = 0
@@ -170,7 +172,7 @@ class DmsClient:
                 params["name"] = name
                 params["exact_match_name"] = "true" if exact else "false"
             body = await self._transport.get_json(
-                url, params, project_id, op, _instance_list_problem
+                url, params, project_id, context, _instance_list_problem
             )
             raw = body.get("instances") or []
             batch = [Instance.model_validate(i) for i in raw if isinstance(i, dict)]
@@ -197,11 +199,10 @@ class DmsClient:
             f"/instances/{_segment(instance.instance_id)}/tasks"
         )
 
-    def _task_operation(self, instance: InstanceRef, task_id: str | None = None) -> Operation:
-        what = f"task {task_id} of instance" if task_id else "the background tasks of instance"
-        return Operation(
-            action=f"read {what} {instance.display_name}",
-            iam_action="dms:instance:getBackgroundTask",
+    def _task_context(self, instance: InstanceRef, task_id: str | None = None) -> CallContext:
+        return CallContext(
+            operation=DmsOperation.SHOW_TASK if task_id else DmsOperation.LIST_TASKS,
+            endpoint=public_endpoint(self._base(instance.region)),
             project_id=instance.project_id,
             region=instance.region,
             instance_id=instance.instance_id,

@@ -1,72 +1,69 @@
-"""From what the DMS API answered (or failed to) to a typed DmsError.
+"""From what the DMS API answered (or failed to) to a typed DmsError with the facts of the call.
 
 DMS quirks this module lives with:
 - error bodies are `{"error_code", "error_msg"}`; API Gateway adds `request_id`, some services
-  nest `{"error": {"code", "message"}}`, and the request id is also the `X-Request-Id` header;
-- DMS.10240101-104 mean the IAM token is invalid, expired, missing or scoped to another project.
+  (IAM) nest `{"error": {"code", "message"}}`, and the request id is also the `X-Request-Id`
+  header, which support asks for;
+- DMS.10240101-104 mean the IAM token is invalid, expired, missing or scoped to another project;
+- 404 means two different things: DMS.00404022 is an instance that does not exist, APIGW.0101 a
+  path the gateway does not know, which is a wrong endpoint rather than a wrong instance;
+- the client follows no redirects, so a 3xx means the address leads somewhere other than the API
+  (http instead of https, a login portal, a proxy's page).
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 
 from bot.dms.errors import (
+    CallContext,
     DmsAuthError,
     DmsBadRequestError,
+    DmsEndpointError,
     DmsError,
+    DmsErrorKind,
     DmsNotFoundError,
     DmsPermissionError,
     DmsThrottledError,
     DmsUnavailableError,
 )
 
-# Error texts quote the API's own message; cap it so a verbose gateway cannot flood Slack.
+# Errors quote the API's own message; cap it so a verbose gateway cannot flood Slack.
 MAX_QUOTED_CHARS = 200
 # DMS.10240101–104: the IAM token is invalid, expired, missing or scoped to another project.
-_TOKEN_ERROR_CODES = frozenset({"DMS.10240101", "DMS.10240102", "DMS.10240103", "DMS.10240104"})
-_RETRY_AGAIN_LATER = (
-    "Try again in a few minutes; if it persists, check the Huawei Cloud status page."
-)
-
-
-@dataclass(frozen=True)
-class Operation:
-    """What a call was doing, so that an error can say it in the user's terms."""
-
-    action: str  # e.g. "list the background tasks of instance 4f1c…"
-    iam_action: str
-    project_id: str
-    region: str
-    instance_id: str | None = None
-    instance_label: str | None = None
-    task_id: str | None = None
+TOKEN_ERROR_CODES = frozenset({"DMS.10240101", "DMS.10240102", "DMS.10240103", "DMS.10240104"})
+INSTANCE_NOT_FOUND_CODE = "DMS.00404022"
+API_NOT_FOUND_CODE = "APIGW.0101"
+THROTTLED_CODE = "APIGW.0308"
 
 
 @dataclass
 class Failure:
-    """One retryable failed attempt."""
+    """One failed attempt that a retry may fix."""
 
-    kind: str  # "throttled", "server", "timeout", "connection", "malformed", "auth-backend"
-    what: str  # plain words: "timed out after 10 s", "answered HTTP 500"
+    kind: DmsErrorKind
     status: int | None = None
     error_code: str | None = None
     error_msg: str | None = None
     request_id: str | None = None
     retry_after_s: float | None = None
+    timeout_s: float | None = None
+    detail: str | None = None
+    # An error raised by the auth flow (the IAM token request), given back as is at the end.
     raised: DmsError | None = None
 
 
-def quote_text(text: str | None) -> str | None:
-    if text is None:
+def quote_text(text: object) -> str | None:
+    """The API's text on one line and capped, or None when there is none."""
+    if text is None or text == "":
         return None
-    text = " ".join(str(text).split())
-    if len(text) > MAX_QUOTED_CHARS:
-        return text[: MAX_QUOTED_CHARS - 1] + "…"
-    return text
+    flat = " ".join(str(text).split())
+    if len(flat) > MAX_QUOTED_CHARS:
+        return flat[: MAX_QUOTED_CHARS - 1] + "…"
+    return flat or None
 
 
 def error_fields(response: httpx.Response) -> tuple[str | None, str | None, str | None]:
@@ -82,57 +79,45 @@ def error_fields(response: httpx.Response) -> tuple[str | None, str | None, str 
         msg = body.get("error_msg") or body.get("errorMsg") or nested.get("message")
         request_id = body.get("request_id")
     request_id = request_id or response.headers.get("X-Request-Id")
-    return (
-        quote_text(str(code)) if code else None,
-        quote_text(str(msg)) if msg else None,
-        quote_text(str(request_id)) if request_id else None,
-    )
+    return quote_text(code), quote_text(msg), quote_text(request_id)
 
 
-def connection_failure(exc: httpx.TransportError) -> str:
-    """What a transport failure means to a reader, without Python class names."""
-    if isinstance(exc, httpx.ConnectError):
-        return "could not be reached (the connection was refused or the address did not resolve)"
-    if isinstance(exc, httpx.RemoteProtocolError):
-        return "could not be reached (it closed the connection without a complete answer)"
+def transport_kind(exc: httpx.TransportError) -> DmsErrorKind:
+    """Which way the connection failed, in the terms the wording distinguishes."""
+    if isinstance(exc, httpx.TimeoutException):
+        return DmsErrorKind.TIMEOUT
     if isinstance(exc, httpx.ProxyError):
-        return "could not be reached through the configured proxy"
-    return "could not be reached (the connection failed)"
+        return DmsErrorKind.PROXY_FAILED
+    if isinstance(exc, httpx.ConnectError):
+        return DmsErrorKind.CONNECT_FAILED
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return DmsErrorKind.CONNECTION_CLOSED
+    return DmsErrorKind.CONNECTION_FAILED
 
 
-def unusable_url(url: str) -> DmsError:
-    return DmsUnavailableError(
-        summary=f"The DMS API address {quote_text(url)} is not a usable http(s) URL.",
-        hint="An admin should check DMS_ENDPOINT / DMS_REGION.",
-    )
+def unusable_url(context: CallContext) -> DmsError:
+    return DmsEndpointError.for_call(context, DmsErrorKind.UNUSABLE_URL)
 
 
-def give_up(failure: Failure, op: Operation, attempts: int) -> DmsError:
+def give_up(failure: Failure, context: CallContext, attempts: int) -> DmsError:
+    """The error for the last of `attempts` failed attempts."""
     if failure.raised is not None:
+        failure.raised.attempts = attempts
         return failure.raised
-    tries = "once" if attempts == 1 else f"{attempts} times"
-    if failure.kind == "throttled":
-        return DmsThrottledError(
-            summary="Huawei Cloud is throttling requests; try again in a minute.",
-            hint=f"The bot tried {tries}. If this happens often, fewer queries or digests "
-            "should run at the same time.",
-            status=failure.status,
-            error_code=failure.error_code or "APIGW.0308",
-            error_msg=failure.error_msg,
-            request_id=failure.request_id,
-            retryable=True,
-        )
-    # The error code and request id follow the summary in parentheses when shown, so the
-    # number of tries goes into the hint rather than a second parenthesis.
-    return DmsUnavailableError(
-        summary=f"Huawei Cloud's DMS API {failure.what} when asked to {op.action}.",
-        hint=f"The bot tried {tries}. {_RETRY_AGAIN_LATER}",
-        status=failure.status,
-        error_code=failure.error_code,
-        error_msg=failure.error_msg,
-        request_id=failure.request_id,
-        retryable=True,
-    )
+    facts = {
+        "status": failure.status,
+        "error_code": failure.error_code,
+        "error_msg": failure.error_msg,
+        "request_id": failure.request_id,
+        "detail": failure.detail,
+        "timeout_s": failure.timeout_s,
+        "attempts": attempts,
+        "retryable": True,
+    }
+    if failure.kind is DmsErrorKind.THROTTLED:
+        facts["error_code"] = failure.error_code or THROTTLED_CODE
+        return DmsThrottledError.for_call(context, failure.kind, **facts)
+    return DmsUnavailableError.for_call(context, failure.kind, **facts)
 
 
 def client_error(
@@ -140,82 +125,36 @@ def client_error(
     code: str | None,
     msg: str | None,
     request_id: str | None,
-    op: Operation,
+    context: CallContext,
     uses_token: bool,
 ) -> DmsError:
-    fields: dict[str, Any] = {
-        "status": status,
-        "error_code": code,
-        "error_msg": msg,
-        "request_id": request_id,
-    }
-    where = f"project {op.project_id}, region {op.region}"
+    """The error for an answer no retry can change (3xx, 4xx other than 429)."""
+    facts = {"status": status, "error_code": code, "error_msg": msg, "request_id": request_id}
     if status < 400:
-        # The client follows no redirects: a 3xx means the address leads somewhere other than
-        # the API (http instead of https, a login portal, a proxy's page).
-        return DmsUnavailableError(
-            summary=f"The DMS API address answered HTTP {status} instead of the API when "
-            f"asked to {op.action}.",
-            hint="An admin should check DMS_ENDPOINT / DMS_REGION.",
-            **fields,
-        )
+        return DmsEndpointError.for_call(context, DmsErrorKind.REDIRECTED, **facts)
     if status == 401:
-        if code in _TOKEN_ERROR_CODES or uses_token:
-            return DmsAuthError(
-                summary="Huawei Cloud rejected the bot's IAM token.",
-                hint="An admin should check DMS_IAM_USERNAME, DMS_IAM_PASSWORD and "
-                "DMS_IAM_DOMAIN, and that HUAWEICLOUD_SDK_PROJECT_ID is the project of "
-                f"region {op.region}. Nothing was changed.",
-                **fields,
-            )
-        return DmsAuthError(
-            summary="Huawei Cloud rejected the bot's credentials.",
-            hint="An admin should check HUAWEICLOUD_SDK_AK / HUAWEICLOUD_SDK_SK (and "
-            "HUAWEICLOUD_SDK_SECURITY_TOKEN if temporary credentials are used). "
-            "Nothing was changed.",
-            **fields,
+        kind = (
+            DmsErrorKind.TOKEN_REJECTED
+            if code in TOKEN_ERROR_CODES or uses_token
+            else DmsErrorKind.CREDENTIALS_REJECTED
         )
+        return DmsAuthError.for_call(context, kind, **facts)
     if status == 403:
-        return DmsPermissionError(
-            summary=f"The bot's Huawei Cloud identity is not allowed to {op.action}.",
-            hint=f"An admin should grant it the IAM action {op.iam_action} in {where} "
-            "(read-only; the bot needs nothing that writes).",
-            **fields,
-        )
+        return DmsPermissionError.for_call(context, DmsErrorKind.FORBIDDEN, **facts)
     if status == 404:
-        if op.instance_id and (code == "DMS.00404022" or op.task_id is None):
-            return DmsNotFoundError(
-                summary=f"Instance {op.instance_id} does not exist in {where}.",
-                hint="Check the instance id, and that the bot's HUAWEICLOUD_SDK_PROJECT_ID "
-                "and DMS_REGION (or the alias's project_id/region) are where it lives.",
-                **fields,
-            )
-        if op.task_id:
-            return DmsNotFoundError(
-                summary=f"Task {op.task_id} was not found on instance {op.instance_label}.",
-                hint="Its record may have been deleted; list the window again.",
-                **fields,
-            )
-        return DmsNotFoundError(
-            summary=f"Huawei Cloud found nothing when asked to {op.action}.",
-            hint=f"Check that {where} is right.",
-            **fields,
-        )
-    detail = f": {msg}" if msg else ""
-    return DmsBadRequestError(
-        summary=f"Huawei Cloud refused the request to {op.action} (HTTP {status}){detail}.",
-        hint=_bad_request_hint(code),
-        **fields,
-    )
+        kind = _not_found_kind(code, context)
+        if kind is DmsErrorKind.API_NOT_FOUND:
+            return DmsEndpointError.for_call(context, kind, **facts)
+        return DmsNotFoundError.for_call(context, kind, **facts)
+    return DmsBadRequestError.for_call(context, DmsErrorKind.BAD_REQUEST, **facts)
 
 
-def _bad_request_hint(code: str | None) -> str:
-    hints = {
-        "DMS.00400061": "The instance id is not in the format DMS expects; copy it from the "
-        "console (instance → Basic Information).",
-        "DMS.00400142": "The time window was refused; try a shorter or more recent window.",
-        "DMS.10240042": "The page size was refused; this is a bug in the bot, please report it.",
-        "DMS.10240043": "The window holds more tasks than the API lets us page through; try a "
-        "shorter window.",
-    }
-    return hints.get(code or "", "Check the instance and window; nothing was changed.")
+def _not_found_kind(code: str | None, context: CallContext) -> DmsErrorKind:
+    if code == API_NOT_FOUND_CODE:
+        return DmsErrorKind.API_NOT_FOUND
+    # A bare 404 on a list of tasks can only mean the instance; on one task, the task.
+    if context.instance_id and (code == INSTANCE_NOT_FOUND_CODE or context.task_id is None):
+        return DmsErrorKind.INSTANCE_NOT_FOUND
+    if context.task_id:
+        return DmsErrorKind.TASK_NOT_FOUND
+    return DmsErrorKind.NOT_FOUND

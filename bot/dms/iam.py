@@ -19,17 +19,22 @@ from typing import NoReturn
 
 import httpx
 
-from bot.dms.errors import DmsAuthError, DmsUnavailableError
+from bot.dms.error_mapping import error_fields, transport_kind
+from bot.dms.errors import (
+    CallContext,
+    DmsAuthError,
+    DmsErrorKind,
+    DmsOperation,
+    DmsThrottledError,
+    DmsUnavailableError,
+    public_endpoint,
+)
 from bot.domain.tasks import parse_api_time
 
-log = logging.getLogger("bot.dms")
+log = logging.getLogger(__name__)
 
 # IAM documents a 24 h lifetime; used when the body carries no expires_at.
 DEFAULT_TOKEN_LIFETIME = timedelta(hours=24)
-_IAM_HINT = (
-    "An admin should check DMS_IAM_USERNAME, DMS_IAM_PASSWORD and DMS_IAM_DOMAIN (the account "
-    "that owns the IAM user) and HUAWEICLOUD_SDK_PROJECT_ID. Nothing was changed."
-)
 
 
 @dataclass(frozen=True)
@@ -41,7 +46,7 @@ class _Token:
 class IamTokenAuth(httpx.Auth):
     """Adds a project-scoped IAM token to every request, fetching and refreshing it as needed."""
 
-    # DmsClient words a 401 for token users differently from AK/SK users.
+    # A 401 for token users is a rejected token (DmsErrorKind.TOKEN_REJECTED), not bad AK/SK.
     uses_iam_token = True
 
     def __init__(
@@ -58,6 +63,11 @@ class IamTokenAuth(httpx.Auth):
         http: httpx.AsyncClient | None = None,
     ) -> None:
         self._token_url = iam_url.rstrip("/") + "/v3/auth/tokens"
+        self._context = CallContext(
+            operation=DmsOperation.IAM_TOKEN,
+            endpoint=public_endpoint(iam_url),
+            project_id=project_id,
+        )
         self._username = username
         self._password = password
         self._domain = domain
@@ -68,6 +78,8 @@ class IamTokenAuth(httpx.Auth):
         self._http = http
         self._owns_http = http is None
         self._token: _Token | None = None
+        # The token before the current one: a request signed with it may still be answering.
+        self._previous_token: _Token | None = None
         # Created on first use so that the auth can be built outside a running event loop.
         self._lock: asyncio.Lock | None = None
         self.token_requests = 0
@@ -75,6 +87,11 @@ class IamTokenAuth(httpx.Auth):
     def __repr__(self) -> str:
         # Neither the password nor the token may reach a log line through a repr.
         return f"IamTokenAuth(user={self._username!r}, domain={self._domain!r})"
+
+    def redactions(self) -> tuple[str, ...]:
+        """What an error must never quote: the password and the token in use."""
+        tokens = (t.value for t in (self._token, self._previous_token) if t is not None)
+        return (self._password, *tokens)
 
     async def aclose(self) -> None:
         if self._owns_http and self._http is not None:
@@ -113,8 +130,9 @@ class IamTokenAuth(httpx.Auth):
             token = self._token
             if token is not None and token is not stale and self._fresh(token):
                 return token
-            self._token = await self._request_token()
-            return self._token
+            fresh = await self._request_token()
+            self._previous_token, self._token = self._token, fresh
+            return fresh
 
     def _fresh(self, token: _Token) -> bool:
         return self._clock() < token.expires_at - self._refresh_margin
@@ -142,33 +160,44 @@ class IamTokenAuth(httpx.Auth):
         try:
             response = await self._http.post(self._token_url, json=body, timeout=self._timeout)
         except httpx.TransportError as exc:
-            raise DmsUnavailableError(
-                summary=f"Huawei Cloud IAM could not be reached for a token "
-                f"({type(exc).__name__}).",
-                hint="Try again in a few minutes; if it persists, check DMS_IAM_ENDPOINT and the "
-                "Huawei Cloud status page.",
+            kind = transport_kind(exc)
+            timeout_s = self._timeout.read if kind is DmsErrorKind.TIMEOUT else None
+            raise DmsUnavailableError.for_call(
+                self._context,
+                kind,
                 retryable=True,
+                timeout_s=timeout_s,
+                detail=type(exc).__name__,
             ) from exc
-        request_id = response.headers.get("X-Request-Id")
-        if response.status_code >= 500 or response.status_code == 429:
-            raise DmsUnavailableError(
-                summary=f"Huawei Cloud IAM answered HTTP {response.status_code} to a token "
-                "request.",
-                hint="Try again in a few minutes; if it persists, check the Huawei Cloud status "
-                "page.",
-                status=response.status_code,
+        status = response.status_code
+        code, msg, request_id = error_fields(response)
+        if status == 429:
+            raise DmsThrottledError.for_call(
+                self._context,
+                DmsErrorKind.THROTTLED,
+                status=status,
+                error_code=code,
+                request_id=request_id,
+                retryable=True,
+            )
+        if status >= 500:
+            raise DmsUnavailableError.for_call(
+                self._context,
+                DmsErrorKind.SERVER_ERROR,
+                status=status,
+                error_code=code,
                 request_id=request_id,
                 retryable=True,
             )
         value = response.headers.get("X-Subject-Token")
-        if response.status_code >= 400 or not value:
+        if status >= 400 or not value:
             # Never retried: repeated wrong passwords lock the IAM user.
-            raise DmsAuthError(
-                summary="Huawei Cloud IAM refused to issue a token for the bot"
-                f" (HTTP {response.status_code}).",
-                hint=_IAM_HINT,
-                status=response.status_code,
-                error_code=_iam_error_code(response),
+            raise DmsAuthError.for_call(
+                self._context,
+                DmsErrorKind.CREDENTIALS_REJECTED,
+                status=status,
+                error_code=code,
+                error_msg=msg,
                 request_id=request_id,
             )
         try:
@@ -181,17 +210,3 @@ class IamTokenAuth(httpx.Auth):
             "obtained an IAM token for project %s, valid until %s", self._project_id, expires_at
         )
         return _Token(value=value, expires_at=expires_at)
-
-
-def _iam_error_code(response: httpx.Response) -> str | None:
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    if not isinstance(body, dict):
-        return None
-    error = body.get("error")
-    if isinstance(error, dict) and error.get("code") is not None:
-        return str(error["code"])[:40]
-    code = body.get("error_code")
-    return str(code)[:40] if code else None

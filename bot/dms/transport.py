@@ -24,17 +24,16 @@ import httpx
 
 from bot.dms.error_mapping import (
     Failure,
-    Operation,
     client_error,
-    connection_failure,
     error_fields,
     give_up,
     quote_text,
+    transport_kind,
     unusable_url,
 )
-from bot.dms.errors import DmsError
+from bot.dms.errors import CallContext, DmsError, DmsErrorKind
 
-log = logging.getLogger("bot.dms")
+log = logging.getLogger(__name__)
 
 # What a 2xx body is checked with before it is used: None when it is usable, else the problem.
 BodyCheck = Callable[[dict[str, Any]], str | None]
@@ -138,39 +137,45 @@ class Transport:
         url: str,
         params: Mapping[str, str],
         project_id: str,
-        op: Operation,
+        context: CallContext,
         check: BodyCheck,
     ) -> dict[str, Any]:
         """The JSON object a GET answers with, after the retries the policy allows."""
         started = self._monotonic()
         attempt = 0
-        while True:
-            attempt += 1
-            outcome = await self._attempt(url, params, project_id, op, check)
-            if isinstance(outcome, dict):
-                return outcome
-            delay = self._delay_before_retry(outcome, attempt, started)
-            if delay is None:
-                raise give_up(outcome, op, attempt)
-            log.info(
-                "DMS GET %s failed (%s, status=%s, code=%s, request_id=%s); retry %d/%d in %.2f s",
-                httpx.URL(url).path,
-                outcome.kind,
-                outcome.status,
-                outcome.error_code,
-                outcome.request_id,
-                attempt,
-                self.retry.attempts - 1,
-                delay,
-            )
-            await self._sleep(delay)
+        try:
+            while True:
+                attempt += 1
+                outcome = await self._attempt(url, params, project_id, context, check)
+                if isinstance(outcome, dict):
+                    return outcome
+                delay = self._delay_before_retry(outcome, attempt, started)
+                if delay is None:
+                    raise give_up(outcome, context, attempt)
+                log.info(
+                    "DMS GET %s failed (%s, status=%s, code=%s, request_id=%s); "
+                    "retry %d/%d in %.2f s",
+                    httpx.URL(url).path,
+                    outcome.kind,
+                    outcome.status,
+                    outcome.error_code,
+                    outcome.request_id,
+                    attempt,
+                    self.retry.attempts - 1,
+                    delay,
+                )
+                await self._sleep(delay)
+        except DmsError as exc:
+            exc.attempts = attempt
+            exc.redact(self._secrets(url))
+            raise
 
     async def _attempt(
         self,
         url: str,
         params: Mapping[str, str],
         project_id: str,
-        op: Operation,
+        context: CallContext,
         check: BodyCheck,
     ) -> dict[str, Any] | Failure:
         """The JSON body of a 2xx answer, a retryable failure, or a raised DmsError."""
@@ -182,23 +187,23 @@ class Transport:
                 auth=self.auth,
                 timeout=self._timeout,
             )
-        except httpx.TimeoutException:
-            return Failure(kind="timeout", what=f"timed out after {self._timeout_text()}")
         except httpx.UnsupportedProtocol as exc:
-            raise unusable_url(url) from exc
+            raise unusable_url(context) from exc
         except httpx.TransportError as exc:
             # Resets, refused connections, a proxy in the way, a gateway breaking HTTP framing.
             log.info("DMS transport error: %s", type(exc).__name__)
-            return Failure(kind="connection", what=connection_failure(exc))
+            kind = transport_kind(exc)
+            timeout_s = self._timeout.read if kind is DmsErrorKind.TIMEOUT else None
+            return Failure(kind=kind, timeout_s=timeout_s)
         except httpx.DecodingError:
             # A body whose Content-Encoding does not decode is as unusable as one that is not JSON.
-            return Failure(kind="malformed", what="returned a response that could not be decoded")
+            return Failure(kind=DmsErrorKind.UNDECODABLE)
         except DmsError as exc:
             # Raised by an auth flow (the IAM token request); it says itself whether a retry
             # can help.
             if not exc.retryable:
                 raise
-            return Failure(kind="auth-backend", what=exc.summary, raised=exc)
+            return Failure(kind=exc.kind, status=exc.status, request_id=exc.request_id, raised=exc)
 
         status = response.status_code
         if 200 <= status < 300:
@@ -210,18 +215,15 @@ class Transport:
             if problem is None:
                 return body
             return Failure(
-                kind="malformed",
-                what=f"returned a malformed response ({problem})",
+                kind=DmsErrorKind.MALFORMED,
                 status=status,
                 request_id=quote_text(response.headers.get("X-Request-Id")),
+                detail=problem,
             )
         code, msg, request_id = error_fields(response)
         if status == 429 or status >= 500:
             return Failure(
-                kind="throttled" if status == 429 else "server",
-                what="throttled the request (HTTP 429)"
-                if status == 429
-                else f"answered HTTP {status}",
+                kind=DmsErrorKind.THROTTLED if status == 429 else DmsErrorKind.SERVER_ERROR,
                 status=status,
                 error_code=code,
                 error_msg=msg,
@@ -229,7 +231,7 @@ class Transport:
                 retry_after_s=parse_retry_after(response.headers.get("Retry-After"), self._clock()),
             )
         uses_token = bool(getattr(self.auth, "uses_iam_token", False))
-        raise client_error(status, code, msg, request_id, op, uses_token)
+        raise client_error(status, code, msg, request_id, context, uses_token)
 
     def _delay_before_retry(self, failure: Failure, attempt: int, started: float) -> float | None:
         if attempt >= self.retry.attempts:
@@ -237,7 +239,7 @@ class Transport:
         remaining = self.retry.budget_s - (self._monotonic() - started)
         if failure.retry_after_s is not None:
             delay = failure.retry_after_s
-        elif failure.kind == "throttled":
+        elif failure.kind is DmsErrorKind.THROTTLED:
             delay = self.retry.throttled_backoff(self._rng)
         else:
             delay = self.retry.backoff(attempt, self._rng)
@@ -245,6 +247,12 @@ class Transport:
             return None
         return delay
 
-    def _timeout_text(self) -> str:
-        read = self._timeout.read
-        return f"{read:g} s" if read is not None else "the configured timeout"
+    def _secrets(self, url: str) -> list[str]:
+        """What must never be quoted back: the credentials signed with, user info in the URL."""
+        redactions = getattr(self.auth, "redactions", None)
+        secrets = list(redactions()) if callable(redactions) else []
+        authority = url.partition("://")[2].split("/", 1)[0]
+        userinfo, at, _host = authority.rpartition("@")
+        if at:
+            secrets.extend([userinfo, userinfo.partition(":")[2]])
+        return secrets
