@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeGuard
 from zoneinfo import ZoneInfo
 
 from bot.domain.durations import DurationRange
@@ -35,6 +36,9 @@ class TaskReport:
     typical: dict[str, DurationRange] = field(default_factory=dict)  # by task name
     # The page asked for, when it was past the end and query.page was clamped to the last.
     requested_page: int | None = None
+    # Seen by more than its requester (a shared copy, a digest): times as Slack date tokens,
+    # which each reader sees in their own zone, and nothing relative that would freeze.
+    public: bool = False
 
     @property
     def page(self) -> int:
@@ -54,6 +58,7 @@ class ParamsView:
     task: Task
     tz: ZoneInfo
     now: datetime
+    public: bool = False  # as on TaskReport
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,6 @@ class HelpView:
 Outcome = TaskReport | ParamsView | Refusal | Problem | UnknownInstance | HelpView
 
 
-def is_shareable(outcome: Outcome) -> bool:
+def is_shareable(outcome: Outcome) -> TypeGuard[TaskReport | ParamsView]:
     """Only answers about tasks go public: a refusal, an error or help stays with its reader."""
     return isinstance(outcome, TaskReport | ParamsView)

@@ -126,7 +126,7 @@ class DemoSession:
         outcome = await self._runtime.service.press(action, state, self._requester)
         message = render_outcome(outcome)
         if action is ActionId.SHARE and is_shareable(outcome):
-            copy = shared_copy(message, self._requester.user_id)
+            copy = shared_copy(outcome, self._requester.user_id)
             print(f"\n── posted in the channel ──\n{render_text(copy)}\n", file=self._out)
             return
         self._show(message, "only visible to you (updated in place)")

@@ -18,9 +18,10 @@ from bot.report import Outcome, Problem, is_shareable
 from handlers.deps import Deps, requester_of
 
 _SHARE_FAILURES = {
-    "not_in_channel": "Invite the bot to this channel (/invite @dms-tasks-bot), then press Share "
-    "again.",
-    "channel_not_found": "The bot cannot see this channel. Invite it, then press Share again.",
+    "not_in_channel": "This button is too old to share from here: run the command again and "
+    "press Share on the new answer, or invite the bot (/invite @dms-tasks-bot).",
+    "channel_not_found": "This button is too old to share from here: run the command again and "
+    "press Share on the new answer.",
     "is_archived": "This channel is archived.",
     "restricted_action": "This workspace does not let the bot post here.",
     "ratelimited": "Slack is rate limiting the bot. Press Share again in a minute.",
@@ -62,19 +63,29 @@ async def replace_in_place(
 async def share(
     ack: AsyncAck, action: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext
 ) -> None:
+    """Share through the click's response_url with response_type in_channel: it works in every
+    conversation the command works in, with no membership and no extra scope, where
+    chat.postMessage answers channel_not_found (private channels, DMs, group DMs) or
+    not_in_channel (public channels the bot was never invited to). Then the ephemeral original
+    goes, so the person who shared does not see the answer twice."""
     await ack()
     deps = Deps.of(context)
     async with deps.work.track():
         outcome = await _pressed(action, context)
-        message = render_outcome(outcome)
         if not is_shareable(outcome):
             # Nothing to share: tell the person who clicked, privately.
-            await respond(replace_original=False, response_type="ephemeral", **message)
+            await respond(
+                replace_original=False, response_type="ephemeral", **render_outcome(outcome)
+            )
             return
         requester = requester_of(context)
-        posted = await deps.poster.post(
-            requester.channel_id, shared_copy(message, requester.user_id)
-        )
+        copy = shared_copy(outcome, requester.user_id)
+        if _delivered(await respond(response_type="in_channel", replace_original=False, **copy)):
+            await respond(delete_original=True)
+            return
+        # A response_url lives 30 minutes and takes 5 posts: past that, post as the bot, which
+        # needs it to be in the channel.
+        posted = await deps.poster.post(requester.channel_id, copy)
         if isinstance(posted, Posted):
             return
         error = posted.reason if isinstance(posted, ChannelUnavailable) else posted.error
@@ -84,6 +95,11 @@ async def share(
             reference=f"Slack error {error}",
         )
         await respond(replace_original=False, response_type="ephemeral", **render_problem(problem))
+
+
+def _delivered(response: Any) -> bool:
+    status = getattr(response, "status_code", None)
+    return status == 200
 
 
 def register(app: AsyncApp) -> None:

@@ -34,6 +34,7 @@ POST_MESSAGE = "/api/chat.postMessage"
 # (acks of envelopes) under SOCKET_FRAMES.
 SOCKET_OPENED = "/socket/opened"
 SOCKET_FRAMES = "/socket"
+MAX_RESPONSE_URL_USES = 5
 
 
 @dataclass(frozen=True)
@@ -64,8 +65,20 @@ class PostMessageFailures:
 class MockSlack:
     """The Slack Web API methods the bot uses, plus response_url webhooks."""
 
-    def __init__(self, *, bot_token: str = BOT_TOKEN, default_tz: str = DEFAULT_TZ) -> None:
+    def __init__(
+        self,
+        *,
+        bot_token: str = BOT_TOKEN,
+        default_tz: str = DEFAULT_TZ,
+        member_of: set[str] | None = None,
+    ) -> None:
         self.bot_token = bot_token
+        # Channels the bot is a member of. As in Slack, chat.postMessage anywhere else fails:
+        # not_in_channel for public channels (C…), channel_not_found for private channels (G…),
+        # DMs (D…) and everything unknown. A response_url needs no membership.
+        self.member_of: set[str] = set() if member_of is None else set(member_of)
+        self.public_channels: set[str] = set()
+        self._hook_uses: dict[str, int] = {}
         self.default_tz = default_tz
         self.user_tz: dict[str, str] = {}
         self.failures = PostMessageFailures()
@@ -194,6 +207,11 @@ class MockSlack:
                 "user": {"id": user_id, "tz": self.user_tz.get(user_id, self.default_tz)},
             }
         elif method == "chat.postMessage":
+            channel = str(body.get("channel", ""))
+            if channel not in self.member_of and not self.failures.rate_limited:
+                error = "not_in_channel" if channel in self.public_channels else "channel_not_found"
+                await self._record(request, body, 200)
+                return web.json_response({"ok": False, "error": error})
             if self.failures.rate_limited > 0:
                 self.failures.rate_limited -= 1
                 await self._record(request, body, 429)
@@ -219,6 +237,12 @@ class MockSlack:
 
     async def _webhook(self, request: web.Request) -> web.Response:
         body = await _parsed_body(request)
+        hook = request.match_info["hook_id"]
+        self._hook_uses[hook] = self._hook_uses.get(hook, 0) + 1
+        if self._hook_uses[hook] > MAX_RESPONSE_URL_USES:
+            # Slack: a response_url takes 5 posts within 30 minutes.
+            await self._record(request, body, 404)
+            return web.Response(status=404, text="used_url")
         await self._record(request, body, 200)
         # Slack answers response_url posts with a plain "ok".
         return web.Response(text="ok")

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 from pytest_mock import MockerFixture
 from slack_bolt.async_app import AsyncApp
@@ -236,43 +237,62 @@ async def test_click_with_a_damaged_value_answers_with_a_clear_error(
 
 
 def shareable_answer(mocker: MockerFixture) -> Any:
-    """A service whose press answers a listing, rendered as a small message with a button."""
+    """A service whose press answers a listing; the share renders it for everyone."""
     service = mocker.create_autospec(TaskService, instance=True)
     service.press.return_value = mocker.MagicMock(spec=TaskReport)
-    button = {"type": "button", "action_id": "x", "text": {"type": "plain_text", "text": "x"}}
     rows = {"type": "section", "block_id": "b", "text": {"type": "mrkdwn", "text": "rows"}}
-    pager = {"type": "actions", "block_id": "a", "elements": [button]}
-    rendered = {"text": "prod-orders", "blocks": [rows, pager]}
-    mocker.patch("handlers.actions.render_outcome", return_value=rendered)
+    rendered = {"text": "prod-orders", "blocks": [rows]}
+    mocker.patch("handlers.actions.shared_copy", return_value=rendered)
     return service
 
 
-async def test_share_posts_a_public_copy_without_buttons(
+async def test_share_goes_public_through_the_response_url_then_removes_the_original(
     slack: MockSlack, mocker: MockerFixture
 ) -> None:
+    # The bot is in no channel at all: chat.postMessage would answer channel_not_found.
     url = slack.response_url()
     app = bolt_app(slack, shareable_answer(mocker))
     await dispatch(app, click(ActionId.SHARE.unique(1), url))
+    public, removal = await slack.wait_for(url, count=2)
+    assert public.body["response_type"] == "in_channel"
+    assert public.body["replace_original"] is False
+    assert public.body["text"] == "prod-orders"
+    assert removal.body["delete_original"] is True
+    assert slack.calls_to(POST_MESSAGE) == []
+
+
+async def test_share_past_the_response_url_uses_falls_back_to_posting(
+    slack: MockSlack, mocker: MockerFixture
+) -> None:
+    slack.member_of.add(CHANNEL)
+    url = slack.response_url()
+    async with httpx.AsyncClient() as http:
+        for _ in range(5):  # a response_url takes 5 posts
+            await http.post(url, json={"text": "earlier"})
+    await dispatch(bolt_app(slack, shareable_answer(mocker)), click(ActionId.SHARE.unique(1), url))
     [posted] = await slack.wait_for(POST_MESSAGE)
-    assert posted.body["channel"] == CHANNEL and posted.body["text"]
-    blocks = posted.body["blocks"]
-    blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
-    assert all(block["type"] != "actions" for block in blocks)
-    assert f"<@{USER}>" in json.dumps(blocks)
-    assert slack.calls_to(url) == []
+    assert posted.body["channel"] == CHANNEL
 
 
 async def test_share_that_slack_refuses_tells_the_user_how_to_fix_it(
     slack: MockSlack, mocker: MockerFixture
 ) -> None:
-    slack.fail_post_message("not_in_channel")
-    url = slack.response_url()
-    await dispatch(bolt_app(slack, shareable_answer(mocker)), click(ActionId.SHARE.unique(1), url))
-    [sent] = await slack.wait_for(url)
-    text = answer_text(sent.body)
-    assert "/invite" in text and "not_in_channel" in text
-    assert sent.body["response_type"] == "ephemeral"
-    assert sent.body["replace_original"] is False
+    # The response_url refuses (spent), and the bot is not in the channel either.
+    url, spare = slack.response_url("spent"), slack.response_url("spare")
+    async with httpx.AsyncClient() as http:
+        for _ in range(5):
+            await http.post(url, json={"text": "earlier"})
+    slack.public_channels.add(CHANNEL)
+    mocker.patch("handlers.actions._delivered", return_value=False)
+    await dispatch(
+        bolt_app(slack, shareable_answer(mocker)), click(ActionId.SHARE.unique(1), spare)
+    )
+    [refused] = await slack.wait_for(POST_MESSAGE)
+    assert refused.body["channel"] == CHANNEL
+    calls = await slack.wait_for(spare, count=2)
+    text = answer_text(calls[-1].body)
+    assert "not_in_channel" in text and "run the command again" in text
+    assert calls[-1].body["response_type"] == "ephemeral"
 
 
 async def test_share_of_something_refused_stays_private(

@@ -40,7 +40,7 @@ class FakeTime:
 
 @pytest.fixture
 async def slack() -> AsyncIterator[MockSlack]:
-    async with start_mock_slack() as mock:
+    async with start_mock_slack(member_of={"C1", "C2"}) as mock:
         yield mock
 
 
@@ -112,6 +112,7 @@ async def test_rate_limits_past_the_retries_are_a_failure_not_an_exception(
 async def test_a_channel_the_bot_cannot_post_in_is_a_typed_outcome(
     slack: MockSlack, error: str
 ) -> None:
+    slack.member_of.add("C9")
     slack.fail_post_message(error)
     outcome = await poster(slack, FakeTime()).post("C9", MESSAGE)
     assert outcome == ChannelUnavailable("C9", error)  # type: ignore[arg-type]
@@ -121,3 +122,13 @@ async def test_other_refusals_name_slacks_error(slack: MockSlack) -> None:
     slack.fail_post_message("msg_blocks_too_long")
     outcome = await poster(slack, FakeTime()).post("C1", MESSAGE)
     assert outcome == PostFailed("C1", "msg_blocks_too_long")
+
+
+async def test_a_channel_the_bot_is_not_in_answers_as_slack_does(slack: MockSlack) -> None:
+    slack.public_channels.add("C0PUBLIC")
+    post = poster(slack, FakeTime())
+    assert await post.post("C0PUBLIC", MESSAGE) == ChannelUnavailable("C0PUBLIC", "not_in_channel")
+    assert await post.post("G0PRIVATE", MESSAGE) == ChannelUnavailable(
+        "G0PRIVATE", "channel_not_found"
+    )
+    assert await post.post("D0DM", MESSAGE) == ChannelUnavailable("D0DM", "channel_not_found")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from bot.render import (
     render_problem,
     render_refusal,
-    render_report,
     render_text,
     render_unknown_instance,
     shared_copy,
@@ -42,7 +41,7 @@ def test_refusal_never_links_a_made_up_channel() -> None:
 
 def test_ids_with_a_trailing_newline_are_not_turned_into_links() -> None:
     assert "<#C01KAFKA\n>" not in all_text(render_refusal(Refusal("x", ("C01KAFKA\n",))))
-    copy = shared_copy(render_report(sketch_report()), "U0ALICE\n")
+    copy = shared_copy(sketch_report(), "U0ALICE\n")
     assert "<@" not in all_text(copy)
 
 

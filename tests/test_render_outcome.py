@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.render import message_buttons, render_outcome, render_report, render_text, shared_copy
+from bot.render import message_buttons, render_outcome, render_text, shared_copy
 from bot.report import HelpView, Problem, Refusal, UnknownInstance
 from tests.render_builders import all_text, assert_valid, sketch_report, wild_text
 
@@ -20,7 +20,7 @@ def test_render_outcome_dispatches_on_type() -> None:
 
 
 def test_shared_copy_drops_buttons_and_credits_the_sharer() -> None:
-    copy = shared_copy(render_report(sketch_report()), "U0ALICE")
+    copy = shared_copy(sketch_report(), "U0ALICE")
     assert message_buttons(copy) == []
     assert "<@U0ALICE>" in all_text(copy)
     assert_valid(copy)

@@ -121,7 +121,7 @@ def test_secrets_never_appear_in_any_rendered_message() -> None:
     for message in (
         render_report(make_report((task,))),
         render_params(params_view(task)),
-        shared_copy(render_params(params_view(task)), "U123"),
+        shared_copy(params_view(task), "U123"),
     ):
         assert SECRET not in all_text(message)
         assert SECRET not in render_text(message)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import replace
 from typing import Any
 
 from bot.blockkit import MAX_BLOCKS, context_block
@@ -80,9 +81,11 @@ def _render_outcome(outcome: Outcome) -> dict[str, Any]:
     return render_problem(Problem(summary="I have nothing to show for that."))
 
 
-def shared_copy(message: dict[str, Any], user_id: str) -> dict[str, Any]:
-    """The public copy the Share button posts: the same content, no buttons (a click on them
-    would change the message for everyone), and who shared it."""
+def shared_copy(outcome: TaskReport | ParamsView, user_id: str) -> dict[str, Any]:
+    """The public copy Share posts: the same answer rendered for everyone (times as date tokens,
+    nothing relative that would freeze), no buttons (a click on them would change the message
+    for everyone), and who shared it."""
+    message = render_outcome(replace(outcome, public=True))
     blocks: list[dict[str, Any]] = []
     for block in message.get("blocks", []):
         if block.get("type") == "actions":

@@ -31,7 +31,7 @@ from bot.labels import status_emoji, task_label
 from bot.redact import REDACTED, redact
 from bot.render.button_state import button_state
 from bot.render.safety_net import checked
-from bot.render.timewords import clock_time, zone_name
+from bot.render.timewords import clock_time, date_token, zone_name
 from bot.render.words import NAME_LIMIT, USER_LIMIT, bold, piece, short_task_id
 from bot.report import ParamsView
 
@@ -119,11 +119,15 @@ def render_params(view: ParamsView) -> dict[str, Any]:
     """One task's params: a title line, the changes as `x: old → new`, then the redacted JSON."""
     task = view.task
     label = piece(task_label(task.name), NAME_LIMIT)
-    when = (
-        f"{clock_time(task.created_at, view.tz, view.now)} {escape(zone_name(view.tz, view.now))}"
-        if task.created_at
-        else "start unknown"
-    )
+    if task.created_at is None:
+        when = "start unknown"
+    elif view.public:
+        when = date_token(task.created_at)
+    else:
+        when = (
+            f"{clock_time(task.created_at, view.tz, view.now)} "
+            f"{escape(zone_name(view.tz, view.now))}"
+        )
     title = " · ".join(
         [
             f"{status_emoji(task.status)} {bold(label)}",

@@ -28,11 +28,11 @@ from bot.labels import STATUS_ORDER, status_emoji, status_word, task_label
 from bot.render.button_state import button_state
 from bot.render.safety_net import checked
 from bot.render.timewords import (
-    ago,
-    clock_time,
+    date_token,
     describe_window,
     format_duration,
     format_duration_range,
+    moment_text,
     zone_name,
 )
 from bot.render.words import NAME_LIMIT, USER_LIMIT, bold, piece, plural, short_id
@@ -74,8 +74,12 @@ def _instance_heading(instance: InstanceRef) -> str:
 
 
 def _window_text(report: TaskReport) -> str:
+    window = report.query.window
     try:
-        return escape(describe_window(report.query.window, report.tz, now=report.now))
+        if report.public:
+            # The label is the user's words (escaped); the tokens are ours.
+            return f"{escape(window.label)}: {date_token(window.begin)} – {date_token(window.end)}"
+        return escape(describe_window(window, report.tz, now=report.now))
     except (ValueError, TypeError, OverflowError):
         return escape(report.query.window.label)
 
@@ -132,8 +136,9 @@ def _duration_text(task: Task, report: TaskReport) -> str:
     start, end = task.created_at, task.updated_at
     if start is None:
         return ""
+    as_of = f" as of {date_token(report.now, '{time}')}" if report.public else ""
     if status == TaskStatus.EXECUTING:
-        text = f"running for {format_duration(max(report.now - start, timedelta(0)))}"
+        text = f"running for {format_duration(max(report.now - start, timedelta(0)))}{as_of}"
         if task.id in report.overdue:
             usual = report.overdue[task.id]
             text += (
@@ -143,7 +148,7 @@ def _duration_text(task: Task, report: TaskReport) -> str:
             )
         return text
     if status == TaskStatus.CREATED:
-        return f"queued for {format_duration(max(report.now - start, timedelta(0)))}"
+        return f"queued for {format_duration(max(report.now - start, timedelta(0)))}{as_of}"
     if end is not None:
         return f"took {format_duration(max(end - start, timedelta(0)))}"
     return ""
@@ -155,10 +160,7 @@ def _task_row(task: Task, report: TaskReport, *, label_limit: int, user_limit: i
     status = "" if known else f" ({piece(status_word(task.status), 30)})"
     user = piece(task.user_name, user_limit) or "—"
     if task.created_at is not None:
-        start = (
-            f"{clock_time(task.created_at, report.tz, report.now)} "
-            f"({ago(task.created_at, report.now)})"
-        )
+        start = moment_text(task.created_at, report.tz, report.now, public=report.public)
     else:
         start = "start unknown"
     pieces = [f"{status_emoji(task.status)}  {label}{status}", user, start]
@@ -261,6 +263,12 @@ def _page_line(report: TaskReport) -> str:
 
 
 def _footer(report: TaskReport) -> dict[str, Any]:
+    if report.public:
+        # Nothing relative: "fetched just now" would be wrong within the hour, for ever.
+        return context_block(
+            BlockId.FOOTER,
+            f"as of {date_token(report.fetched_at)} · times in each reader's own time zone",
+        )
     age = report.now - report.fetched_at
     if report.from_cache:
         fresh = "fetched just now" if age < FRESH else f"fetched {format_duration(age)} ago"

@@ -65,6 +65,20 @@ def clock_time(moment: datetime, tz: ZoneInfo, now: datetime) -> str:
     return clock if local.date() == today else f"{format_day(local.date(), today)} {clock}"
 
 
+def date_token(moment: datetime, pattern: str = "{date_short_pretty} {time}") -> str:
+    """A Slack date token: each reader's client shows `moment` in their own zone; the text after
+    `|` is the fallback (UTC) where a client cannot (notifications, old clients)."""
+    utc = moment.astimezone(UTC)
+    return f"<!date^{int(utc.timestamp())}^{pattern}|{utc:%Y-%m-%d %H:%M} UTC>"
+
+
+def moment_text(moment: datetime, tz: ZoneInfo, now: datetime, *, public: bool) -> str:
+    """When something happened: `13:58 (9 min ago)` for its reader, a date token for all."""
+    if public:
+        return date_token(moment)
+    return f"{clock_time(moment, tz, now)} ({ago(moment, now)})"
+
+
 def ago(moment: datetime, now: datetime) -> str:
     delta = now - moment
     if delta < timedelta(minutes=1):
@@ -90,6 +104,11 @@ def _span(begin: datetime, end: datetime, reference: date) -> str:
         f"{format_day(begin.date(), reference)} {first} – "
         f"{format_day(end_day, reference)} {end_clock} {end_name}"
     )
+
+
+def public_window(window: TimeWindow) -> str:
+    """`last 1 h: <token> – <token>`, for a message more than one person reads."""
+    return f"{window.label}: {date_token(window.begin)} – {date_token(window.end)}"
 
 
 def describe_window(window: TimeWindow, tz: ZoneInfo, *, now: datetime | None = None) -> str:
