@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
 import os
+import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -76,6 +78,9 @@ class _Server:
     def run(self) -> None:
         self._server.run()
 
+    def stop(self) -> None:
+        self._server.should_exit = True
+
 
 def _serve(settings: Settings, host: str, port: int | None) -> None:
     import uvicorn
@@ -96,7 +101,14 @@ def _serve(settings: Settings, host: str, port: int | None) -> None:
         # for by the runtime, within its own grace.
         timeout_graceful_shutdown=5,
     )
-    _Server(config).run()
+    server = _Server(config)
+    runtime.on_failure = server.stop
+    server.run()
+    if runtime.failure is not None:
+        raise SettingsError(runtime.failure)
+    if not runtime.stopped:
+        # uvicorn ended without a shutdown of ours: it could not start, and logged why.
+        raise SystemExit(1)
 
 
 @contextmanager
@@ -109,6 +121,35 @@ def embedded_simulator(settings: Settings, notes: TextIO, why: str = "") -> Iter
         yield with_simulator(settings, sim.url)
 
 
+def _check_port(port: int, host: str, *, name: str, allow_any: bool = False) -> None:
+    """A port out of range, or one something else already holds, is a settings problem with a
+    name, not a traceback from the server's bind."""
+    low = 0 if allow_any else 1
+    if not low <= port <= 65535:
+        raise SettingsError(f"{name} {port} is not a port: use a number from {low} to 65535.")
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        # As the server will: reuse a port in TIME_WAIT, refuse one that is listened on.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except PermissionError:
+            raise SettingsError(
+                f"{name} {port}: this user may not listen on it (ports below 1024 need "
+                "privileges); choose a port from 1024 up."
+            ) from None
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise SettingsError(
+                    f"{name} {port} is already in use on {host}: stop what holds it, or choose "
+                    "another port."
+                ) from None
+            raise SettingsError(
+                f"{name} {port} on {host} cannot be listened on ({exc.strerror}); check --host."
+            ) from None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -118,6 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings()
         if args.command == "serve":
+            port_name = "--port" if args.port is not None else "PORT"
+            _check_port(
+                args.port if args.port is not None else settings.port, args.host, name=port_name
+            )
             if args.simulator:
                 # A broken config file or zone is reported before the simulator starts.
                 settings.timezone()
@@ -129,12 +174,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "simulate":
             from bot.simulator import config_from_cli, serve_forever
 
-            config = config_from_cli(
-                args,
-                settings.ak.get_secret_value() if settings.ak else None,
-                settings.sk.get_secret_value() if settings.sk else None,
-                settings.project_id,
-            )
+            _check_port(args.port, args.host, name="--port", allow_any=True)
+            try:
+                config = config_from_cli(
+                    args,
+                    settings.ak.get_secret_value() if settings.ak else None,
+                    settings.sk.get_secret_value() if settings.sk else None,
+                    settings.project_id,
+                )
+            except ValueError as exc:
+                raise SettingsError(str(exc)) from None
             asyncio.run(serve_forever(config, args.host, args.port))
             return 0
         from bot.terminal import run_demo, run_try

@@ -14,14 +14,16 @@ the clients. The terminal (`try`, `demo`) builds a Runtime without Slack.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import aiohttp
 import httpx
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -62,6 +64,10 @@ def _cloud_auth(settings: Settings) -> httpx.Auth:
     )
 
 
+class StartupFailed(Exception):
+    """The process cannot serve; the message says what to fix."""
+
+
 class Runtime:
     def __init__(self, settings: Settings, *, with_slack: bool = True) -> None:
         """Validates the settings (raising SettingsError) and builds every part; nothing runs
@@ -85,6 +91,10 @@ class Runtime:
         self.poster: SlackPoster | None = None
         self.app: AsyncApp | None = None
         self._socket: AsyncSocketModeHandler | None = None
+        self.stopped = False
+        self.failure: str | None = None
+        # Called when start-up fails inside the server, to end it (set by the CLI).
+        self.on_failure: Callable[[], None] | None = None
         if self.service.access.open:
             log.warning(
                 "No access rules in the config file: every channel may query every instance "
@@ -142,12 +152,26 @@ class Runtime:
     # ---- life --------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Raises StartupFailed, worded for the operator, when Slack refuses the connection."""
         if self.socket_mode:
             assert self.app is not None and self.settings.slack_app_token is not None
             self._socket = AsyncSocketModeHandler(
                 self.app, self.settings.slack_app_token.get_secret_value()
             )
-            await self._socket.connect_async()
+            try:
+                await self._socket.connect_async()
+            except SlackApiError as exc:
+                error = str((exc.response or {}).get("error", "")) or "refused"
+                raise StartupFailed(
+                    f"Slack refused the Socket Mode connection ({error}): check that "
+                    "SLACK_APP_TOKEN is the app-level token (xapp-…) with connections:write, "
+                    "and that Socket Mode is enabled in the app's settings."
+                ) from None
+            except (OSError, aiohttp.ClientError) as exc:
+                raise StartupFailed(
+                    f"Could not reach Slack for Socket Mode ({type(exc).__name__}): check the "
+                    "network, and SLACK_API_URL if it is set."
+                ) from None
             log.info("serving in Socket Mode")
         self.jobs.start()
 
@@ -166,6 +190,7 @@ class Runtime:
             await self._socket.close_async()
             self._socket = None
         await self.dms.aclose()
+        self.stopped = True
         log.info("stopped")
 
     async def __aenter__(self) -> Runtime:
@@ -206,7 +231,14 @@ class Runtime:
 
         @asynccontextmanager
         async def lifespan(_: Starlette) -> AsyncIterator[None]:
-            await self.start()
+            try:
+                await self.start()
+            except StartupFailed as failed:
+                # One clear line, not the server's traceback; the CLI exits 2 with it.
+                self.failure = str(failed)
+                log.error("%s", failed)
+                if self.on_failure is not None:
+                    self.on_failure()
             try:
                 yield
             finally:

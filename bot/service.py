@@ -244,10 +244,11 @@ class TaskService:
         """The default project's instances, for help; empty when they cannot be listed (the
         identity may lack dms:instance:list). Rejected credentials are not swallowed: the user
         must learn of them rather than see an empty list."""
-        if not (self._settings.project_id and self._settings.region):
+        project, region = self._settings.project_id, self._settings.default_region
+        if not (project and region):
             return []
         try:
-            cached = await self._cache.instances(self._settings.project_id, self._settings.region)
+            cached = await self._cache.instances(project, region)
         except DmsAuthError:
             raise
         except DmsError as exc:
@@ -295,7 +296,7 @@ class TaskService:
         return await self._resolve_name(target, requester)
 
     def _default_location(self) -> tuple[str, str]:
-        project, region = self._settings.project_id, self._settings.region
+        project, region = self._settings.project_id, self._settings.default_region
         if not project or not region:
             raise Answer(messages.no_default_location())
         return project, region

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -19,6 +21,8 @@ from pydantic import (
     PrivateAttr,
     SecretStr,
     ValidationError,
+    ValidationInfo,
+    field_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -127,6 +131,25 @@ class Settings(BaseSettings):
     # The config file, read once on first use.
     _config: BotConfig | None = PrivateAttr(default=None)
 
+    @field_validator("config_path", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        # `docker run --env-file` turns `DMS_BOT_CONFIG=` into an empty string: that means unset.
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("endpoint", "iam_endpoint", "slack_api_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None if info.field_name != "slack_api_url" else "https://slack.com/api/"
+        return value
+
+    @property
+    def default_region(self) -> str | None:
+        """The region for instance ids and names; with DMS_ENDPOINT set and no DMS_REGION, the
+        endpoint alone says where the API is, so ids work without a region."""
+        return self.region or ("custom-endpoint" if self.endpoint else None)
+
     # ---- derived views, validated on demand -------------------------------------------------
 
     @property
@@ -136,6 +159,9 @@ class Settings(BaseSettings):
     def check_cloud(self) -> None:
         """Fail fast on missing or contradictory cloud settings."""
         problems: list[str] = []
+        for name, url in (("DMS_ENDPOINT", self.endpoint), ("DMS_IAM_ENDPOINT", self.iam_endpoint)):
+            if url is not None and (problem := endpoint_problem(url)):
+                problems.append(f"{name} {problem}")
         if bool(self.ak) != bool(self.sk):
             missing = "HUAWEICLOUD_SDK_SK" if self.ak else "HUAWEICLOUD_SDK_AK"
             problems.append(
@@ -188,6 +214,8 @@ class Settings(BaseSettings):
 
     def check_slack(self) -> None:
         problems: list[str] = []
+        if problem := endpoint_problem(self.slack_api_url):
+            problems.append(f"SLACK_API_URL {problem}")
         if not self.slack_bot_token:
             problems.append(
                 "SLACK_BOT_TOKEN is not set: put the app's Bot User OAuth Token (xoxb-…) in it."
@@ -210,7 +238,7 @@ class Settings(BaseSettings):
         """The DMS API base URL for a region; DMS_ENDPOINT overrides it for every region."""
         if self.endpoint:
             return self.endpoint.rstrip("/")
-        if region.startswith("eu-west-1") and len(region) > len("eu-west-1"):
+        if _is_europe(region):
             # Huawei Cloud Europe (e.g. eu-west-101) lives under its own top-level domain.
             return f"https://dms.{region}.myhuaweicloud.eu"
         return f"https://dms.{region}.myhuaweicloud.com"
@@ -218,6 +246,9 @@ class Settings(BaseSettings):
     def iam_endpoint_for(self, region: str) -> str:
         if self.iam_endpoint:
             return self.iam_endpoint.rstrip("/")
+        if _is_europe(region):
+            # As in the official SDK's iam_region.py: Huawei Cloud Europe has its own domain.
+            return f"https://iam.{region}.myhuaweicloud.eu"
         return f"https://iam.{region}.myhuaweicloud.com"
 
     def timezone(self) -> ZoneInfo:
@@ -250,7 +281,7 @@ class Settings(BaseSettings):
         refs: dict[str, InstanceRef] = {}
         for alias, inst in self.load_config().instances.items():
             project = inst.project_id or self.project_id
-            region = inst.region or self.region
+            region = inst.region or self.default_region
             if not project or not region:
                 raise SettingsError(
                     f"Instance alias {alias!r} in {self.config_path} has no project_id/region "
@@ -262,6 +293,33 @@ class Settings(BaseSettings):
         return refs
 
 
+def _is_europe(region: str) -> bool:
+    return region.startswith("eu-west-1") and len(region) > len("eu-west-1")
+
+
+def endpoint_problem(url: str) -> str | None:
+    """What is wrong with an endpoint URL, worded without echoing it: it may hold a password."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return "is not a URL with a valid port (use e.g. https://dms.cn-north-4.myhuaweicloud.com)."
+    if parts.scheme not in ("http", "https"):
+        return "must start with https:// (or http:// for a local simulator)."
+    if not parts.hostname:
+        return "has no host name (use e.g. https://dms.cn-north-4.myhuaweicloud.com)."
+    if parts.username is not None or parts.password is not None:
+        return (
+            "holds a user name or password: the API signs every request itself, so put only "
+            "the address there, and the credentials in HUAWEICLOUD_SDK_AK / HUAWEICLOUD_SDK_SK."
+        )
+    if port == 0:
+        return "has port 0: use a port from 1 to 65535."
+    if parts.query or parts.fragment:
+        return "must be only scheme, host, optional port and path, with no ?query or #fragment."
+    return None
+
+
 def _read_config(path: Path | None) -> BotConfig:
     if path is None:
         return BotConfig()
@@ -270,6 +328,22 @@ def _read_config(path: Path | None) -> BotConfig:
     except FileNotFoundError as exc:
         raise SettingsError(
             f"DMS_BOT_CONFIG names {path}, which does not exist: fix the path or unset it."
+        ) from exc
+    except IsADirectoryError as exc:
+        raise SettingsError(
+            f"DMS_BOT_CONFIG names {path}, which is a directory: name the TOML file in it."
+        ) from exc
+    except PermissionError as exc:
+        raise SettingsError(
+            f"DMS_BOT_CONFIG names {path}, which this process may not read: fix its permissions."
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise SettingsError(
+            f"DMS_BOT_CONFIG file {path} is not UTF-8 text: save it as UTF-8 TOML."
+        ) from exc
+    except OSError as exc:
+        raise SettingsError(
+            f"DMS_BOT_CONFIG file {path} cannot be read ({exc.strerror or type(exc).__name__})."
         ) from exc
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"DMS_BOT_CONFIG file {path} is not valid TOML: {exc}") from exc

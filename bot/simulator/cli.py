@@ -65,7 +65,7 @@ def config_from_cli(
     so a bot started with the same environment signs requests this simulator accepts."""
     if ns.ak or ns.sk:
         if not (ns.ak and ns.sk):
-            raise SystemExit("--ak and --sk go together")
+            raise ValueError("--ak and --sk go together: give both, or neither.")
         credentials = {ns.ak: ns.sk}
     elif env_ak and env_sk:
         credentials = {env_ak: env_sk}
@@ -73,17 +73,40 @@ def config_from_cli(
         credentials = {DEMO_AK: DEMO_SK}
     now = None
     if getattr(ns, "now", None):
-        parsed = datetime.fromisoformat(ns.now.replace("Z", "+00:00"))
+        try:
+            parsed = datetime.fromisoformat(ns.now.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(
+                f"--now {ns.now[:40]!r} is not an ISO-8601 time: use e.g. 2026-12-01T09:00:00Z."
+            ) from None
         now = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    faults = Faults(
-        latency_ms=ns.latency_ms,
-        throttle_first=ns.throttle_first,
-        retry_after_s=ns.retry_after,
-        error_first=ns.error_first,
-        malformed_first=ns.malformed_first,
-        drop_first=ns.drop_first,
-        error_rate=ns.error_rate,
-    )
+    flags = {
+        "latency_ms": "--latency-ms",
+        "throttle_first": "--throttle-first",
+        "retry_after_s": "--retry-after",
+        "error_first": "--error-first",
+        "malformed_first": "--malformed-first",
+        "drop_first": "--drop-first",
+        "error_rate": "--error-rate",
+    }
+    values = {
+        "latency_ms": ns.latency_ms,
+        "throttle_first": ns.throttle_first,
+        "retry_after_s": ns.retry_after,
+        "error_first": ns.error_first,
+        "malformed_first": ns.malformed_first,
+        "drop_first": ns.drop_first,
+        "error_rate": ns.error_rate,
+    }
+    try:
+        faults = Faults.from_mapping(values)
+    except ValueError as exc:
+        message = str(exc)
+        for field, flag in flags.items():
+            message = message.replace(field, flag)
+        raise ValueError(f"{message}.") from None
+    if ns.bulk_tasks < 0 or ns.bulk_tasks > 1_000_000:
+        raise ValueError("--bulk-tasks must be from 0 to 1000000.")
     return SimulatorConfig(
         credentials=credentials,
         project_id=ns.project_id or env_project or DEMO_PROJECT_ID,
