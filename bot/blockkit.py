@@ -41,6 +41,10 @@ MAX_BUTTON_URL = 3000
 MAX_ID = 255  # action_id and block_id; uniqueness is checked here *
 # chat.postMessage truncates `text` beyond 40,000 characters; a notification needs far less.
 MAX_MESSAGE_TEXT = 40_000
+# chat.postMessage refuses blocks whose text adds up to more than about 12,000 characters
+# (`msg_blocks_too_long`, undocumented; bolt-js#2509). Messages we post stay under this, with a
+# margin; respond() is not known to have the limit.
+MAX_POSTED_BLOCKS_TEXT = 11_000
 FALLBACK_TEXT_LIMIT = 3000
 
 ELLIPSIS = "…"
@@ -251,6 +255,30 @@ def _roundtrip(block: dict[str, Any], where: str) -> None:
     if again != block:
         # slack_sdk drops keys it does not know; a dropped key is a typo Slack would reject.
         raise InvalidMessage(f"{where}: slack_sdk does not read it back the same: {again!r:.300}")
+
+
+def blocks_text_len(blocks: list[dict[str, Any]]) -> int:
+    """What `msg_blocks_too_long` counts, as far as anyone can tell: the text of every block."""
+    total = 0
+    for block in blocks:
+        for key in ("text", "title"):
+            if isinstance(block.get(key), dict):
+                total += slack_len(str(block[key].get("text", "")))
+        for item in [*(block.get("fields") or []), *(block.get("elements") or [])]:
+            if isinstance(item, dict):
+                text = item.get("text")
+                total += slack_len(
+                    str(text.get("text", "") if isinstance(text, dict) else text or "")
+                )
+    return total
+
+
+def check_posted_message(message: dict[str, Any]) -> None:
+    """check_message, plus the total size chat.postMessage accepts."""
+    check_message(message)
+    size = blocks_text_len(message.get("blocks") or [])
+    if size > MAX_POSTED_BLOCKS_TEXT:
+        raise MessageTooLarge(f"the blocks hold {size} characters of text")
 
 
 def check_message(message: dict[str, Any]) -> None:

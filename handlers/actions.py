@@ -25,6 +25,8 @@ _SHARE_FAILURES = {
     "is_archived": "This channel is archived.",
     "restricted_action": "This workspace does not let the bot post here.",
     "ratelimited": "Slack is rate limiting the bot. Press Share again in a minute.",
+    "msg_blocks_too_long": "The answer is too long for Slack to post: share a smaller page "
+    "(run the command again with limit=10).",
 }
 
 IN_PLACE = (

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.blockkit import MAX_POSTED_BLOCKS_TEXT, blocks_text_len, check_posted_message
 from bot.domain.durations import DurationRange
 from bot.domain.instances import InstanceRef
 from bot.domain.query import TaskFilters, TaskQuery, TimeWindow
@@ -346,6 +347,7 @@ def test_any_report_renders_a_valid_message_without_secrets(report: TaskReport) 
     render_text(message)
     copy = shared_copy(report, "U1")
     assert_valid(copy)
+    check_posted_message(copy)
     for secret in secret_fragments(report.page_tasks):
         assert secret not in all_text(copy)
 
@@ -356,3 +358,19 @@ def test_block_budget_holds_around_the_packing_threshold(count: int) -> None:
     message = render_report(make_report(tasks, pages=5, page=3, limit=100))
     assert_valid(message)
     assert len(buttons_by_action(message)[ActionId.PARAMS]) == count
+
+
+def test_a_shared_copy_of_a_full_page_stays_under_the_posted_size_and_says_what_it_left_out() -> (
+    None
+):
+    long_name = "kafkaResetConsumerOffsetAcrossEveryPartitionOfTopic" * 2
+    tasks = tuple(
+        make_task(n, name=f"{long_name}{n}", user="u" * 40, params={"a": 1}) for n in range(100)
+    )
+    report = make_report(tasks, pages=1, page=1, limit=100)
+    private = render_report(report)
+    assert blocks_text_len(private["blocks"]) > MAX_POSTED_BLOCKS_TEXT  # respond() takes it
+    copy = shared_copy(report, "U1")
+    check_posted_message(copy)
+    assert "more tasks on this page not shown" in all_text(copy)
+    assert "<!date^" in all_text(copy)

@@ -18,7 +18,7 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from bot.blockkit import MAX_BLOCKS, context_block
+from bot.blockkit import MAX_BLOCKS, InvalidMessage, check_posted_message, context_block
 from bot.ids import BlockId
 from bot.render.help import render_help
 from bot.render.notices import render_problem, render_refusal, render_unknown_instance
@@ -96,4 +96,16 @@ def shared_copy(outcome: TaskReport | ParamsView, user_id: str) -> dict[str, Any
     # Room for the credit line within Slack's 50 blocks per message.
     blocks = blocks[: MAX_BLOCKS - 1]
     blocks.append(context_block(BlockId.NOTICE.unique("shared"), f"Shared by {who}"))
-    return checked({"text": message.get("text") or "dms-tasks", "blocks": blocks}, "shared")
+    copy = checked({"text": message.get("text") or "dms-tasks", "blocks": blocks}, "shared")
+    try:
+        check_posted_message(copy)
+    except InvalidMessage as exc:
+        # The rows were budgeted for this; what is left is a bug, still answered in words.
+        log.error("the shared copy is too long to post: %s", exc)
+        return render_problem(
+            Problem(
+                summary="This answer is too long to post in the channel.",
+                hint="Share a smaller page: run the command again with limit=10.",
+            )
+        )
+    return copy

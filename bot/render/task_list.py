@@ -12,7 +12,9 @@ from typing import Any
 
 from bot.blockkit import (
     MAX_BLOCKS,
+    MAX_POSTED_BLOCKS_TEXT,
     actions_block,
+    blocks_text_len,
     button_element,
     context_block,
     escape,
@@ -308,17 +310,26 @@ def render_report(report: TaskReport) -> dict[str, Any]:
     groups = _row_groups(report, MAX_BLOCKS - fixed)
     rows: list[dict[str, Any]] = []
     dropped = 0
+    # A public copy is posted with chat.postMessage, which also caps the total text.
+    room = MAX_POSTED_BLOCKS_TEXT - blocks_text_len([b for b in head + tail if b]) - 200
     for count, blocks in groups:
-        if dropped or fixed + len(rows) + len(blocks) > MAX_BLOCKS:
+        size = blocks_text_len(blocks)
+        too_many = fixed + len(rows) + len(blocks) > MAX_BLOCKS
+        if dropped or too_many or (report.public and size > room):
             dropped += count
             continue
+        room -= size
         rows.extend(blocks)
     notice = None
     if dropped:
+        why = (
+            "Slack limits how long a posted message may be"
+            if report.public
+            else f"Slack allows {MAX_BLOCKS} blocks per message"
+        )
         notice = context_block(
             BlockId.NOTICE,
-            f"{dropped} more tasks on this page not shown: Slack allows {MAX_BLOCKS} blocks per "
-            "message. Ask for fewer with limit=20.",
+            f"{dropped} more tasks on this page not shown: {why}. Ask for fewer with limit=20.",
         )
     message = slack_message(_report_text(report), [*head, *rows, notice, *tail])
     return checked(message, report.instance.display_name)
