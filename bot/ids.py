@@ -18,6 +18,7 @@ class ActionId(StrEnum):
     SHARE = "dms_share"
     SHOW_PROBLEMS = "dms_show_problems"
     BACK = "dms_back_to_list"
+    PICK_INSTANCE = "dms_pick_instance"
 
     def unique(self, n: int | str) -> str:
         return f"{self.value}:{n}"

@@ -90,13 +90,23 @@ class UnknownInstance:
 
 
 @dataclass(frozen=True)
+class WhichInstance:
+    """A window or filter was typed without an instance, where the channel has no default: the
+    query as typed, and the instances this channel may use, to pick from."""
+
+    command: str
+    query: TaskQuery  # target None
+    instances: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class HelpView:
     command: str  # the slash command, as configured
     instances: tuple[str, ...]  # the aliases this channel may see
     default_instance: str | None = None
 
 
-Outcome = TaskReport | ParamsView | Refusal | Problem | UnknownInstance | HelpView
+Outcome = TaskReport | ParamsView | Refusal | Problem | UnknownInstance | HelpView | WhichInstance
 
 
 def is_shareable(outcome: Outcome) -> TypeGuard[TaskReport | ParamsView]:

@@ -27,7 +27,16 @@ from bot.grammar.state import ButtonState
 from bot.grammar.words import HelpRequest, QueryError
 from bot.ids import ActionId
 from bot.labels import task_label
-from bot.report import HelpView, Outcome, ParamsView, Problem, Refusal, TaskReport, UnknownInstance
+from bot.report import (
+    HelpView,
+    Outcome,
+    ParamsView,
+    Problem,
+    Refusal,
+    TaskReport,
+    UnknownInstance,
+    WhichInstance,
+)
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -115,9 +124,16 @@ class TaskService:
         parsed = parse_command(text, now=self._clock(), tz=requester.tz)
         if isinstance(parsed, HelpRequest):
             return await self._help(requester)
+        parsed = self._with_me(parsed, requester)
         target = parsed.target or self._channel_default(requester.channel_id)
         if target is None:
-            return await self._help(requester)
+            if not text.strip():
+                return await self._help(requester)
+            # A window or filter without an instance: keep what was typed, ask which one.
+            help_view = await self._help(requester)
+            return WhichInstance(
+                command=self._settings.command, query=parsed, instances=help_view.instances
+            )
         resolved = await self._resolve(target, requester)
         if not isinstance(resolved, InstanceRef):
             return resolved
@@ -259,6 +275,22 @@ class TaskService:
 
     def _remember_names(self, instances: list[Instance]) -> None:
         self._names.update({i.instance_id.lower(): i.name for i in instances if i.name})
+
+    def _with_me(self, query: TaskQuery, requester: Requester) -> TaskQuery:
+        """`user=me`: the requester's own cloud user name, from the config file. The name, not
+        "me", goes into the buttons, so a shared copy means the same for whoever clicks."""
+        if query.filters.user is None or query.filters.user.casefold() != "me":
+            return query
+        name = self._config.cloud_users.get(requester.user_id)
+        if not name:
+            raise QueryError(
+                "I don't know your Huawei Cloud user name, so user=me means nothing yet. Use "
+                "user=<your IAM user name>, or ask an admin to add "
+                f'{requester.user_id or "<your Slack id>"} = "<IAM user name>" under '
+                "[cloud_users] in the bot's config file.",
+                "last 1h",
+            )
+        return replace(query, filters=replace(query.filters, user=name))
 
     def _example(self, text: str) -> str:
         """A command people can type: the grammar's examples are the text after its name."""

@@ -63,6 +63,8 @@ class BotConfig(BaseModel):
     default_timezone: str | None = None
     instances: dict[str, InstanceConfig] = Field(default_factory=dict)
     channels: dict[str, ChannelConfig] = Field(default_factory=dict)
+    # Slack user id -> that person's Huawei Cloud user name, for `user=me`.
+    cloud_users: dict[str, str] = Field(default_factory=dict)
 
     @property
     def has_access_rules(self) -> bool:

@@ -36,6 +36,7 @@ IN_PLACE = (
     ActionId.REFRESH,
     ActionId.BACK,
     ActionId.SHOW_PROBLEMS,
+    ActionId.PICK_INSTANCE,
 )
 
 

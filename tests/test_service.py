@@ -11,14 +11,23 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import SecretStr
 
+from bot.blockkit import check_message
 from bot.domain.durations import MIN_SAMPLES, overdue_tasks, typical_durations
 from bot.domain.query import Anchor, TimeWindow, refreshed
 from bot.domain.tasks import Task
 from bot.grammar.state import ButtonState, decode_state, encode_state
 from bot.grammar.words import QueryError
 from bot.ids import ActionId
-from bot.render import render_outcome, render_text
-from bot.report import HelpView, ParamsView, Problem, Refusal, TaskReport, UnknownInstance
+from bot.render import message_buttons, render_outcome, render_text
+from bot.report import (
+    HelpView,
+    ParamsView,
+    Problem,
+    Refusal,
+    TaskReport,
+    UnknownInstance,
+    WhichInstance,
+)
 from bot.runtime import Runtime
 from bot.service import Requester
 from bot.settings import Settings, with_simulator
@@ -152,6 +161,8 @@ channels = ["C_ONCALL"]
 users = ["U_LEAD"]
 [channels.C_ONCALL]
 default_instance = "prod-orders"
+[cloud_users]
+U_LEAD = "lead.ops"
 """
     runtime = Runtime(make_settings(sim, config, tmp_path), with_slack=False)
     yield runtime
@@ -413,3 +424,41 @@ async def test_running_task_is_compared_with_the_weeks_history(
     again = await open_runtime.service.command("prod-orders last 5h status=running", ONCALL)
     assert isinstance(again, TaskReport) and again.overdue[running.id] == usual
     assert sim.stats["list_tasks"] == calls + 1
+
+
+async def test_a_window_without_an_instance_asks_which_and_keeps_what_was_typed(
+    ruled_runtime: Runtime,
+) -> None:
+    billing_only = Requester(channel_id="C_BILLING", user_id="U2", tz=UTC_ZONE)
+    which = await ruled_runtime.service.command("last 6h status=failed", billing_only)
+    assert isinstance(which, WhichInstance), which
+    assert which.instances == ("billing",)
+    assert which.query.filters.statuses == frozenset({"FAILED"})
+    message = render_outcome(which)
+    check_message(message)
+    [pick] = [b for b in message_buttons(message) if b["action_id"].startswith("dms_pick")]
+    assert pick["text"]["text"] == "billing"
+    report = await ruled_runtime.service.press(
+        ActionId.PICK_INSTANCE, ButtonState.decode(pick["value"]), billing_only
+    )
+    assert isinstance(report, TaskReport), report
+    assert report.instance.alias == "billing"
+    assert report.query.filters.statuses == frozenset({"FAILED"})
+    assert report.query.window.label == "last 6 h"
+
+
+async def test_a_bare_command_without_a_default_is_help(ruled_runtime: Runtime) -> None:
+    billing_only = Requester(channel_id="C_BILLING", user_id="U2", tz=UTC_ZONE)
+    assert isinstance(await ruled_runtime.service.command("  ", billing_only), HelpView)
+
+
+async def test_user_me_is_the_requesters_cloud_user_name(ruled_runtime: Runtime) -> None:
+    lead = Requester(channel_id="C_ONCALL", user_id="U_LEAD", tz=UTC_ZONE)
+    report = await ruled_runtime.service.command("prod-orders last 7d user=me", lead)
+    assert isinstance(report, TaskReport), report
+    # The name, not "me", is what the buttons carry.
+    assert report.query.filters.user == "lead.ops"
+    unknown = await ruled_runtime.service.command("prod-orders last 7d user=me", ONCALL)
+    assert isinstance(unknown, Problem)
+    assert "[cloud_users]" in unknown.summary and ONCALL.user_id in unknown.summary
+    assert unknown.example.startswith("/dms-tasks ")

@@ -21,13 +21,27 @@ from typing import Any
 from bot.blockkit import MAX_BLOCKS, InvalidMessage, check_posted_message, context_block
 from bot.ids import BlockId
 from bot.render.help import render_help
-from bot.render.notices import render_problem, render_refusal, render_unknown_instance
+from bot.render.notices import (
+    render_problem,
+    render_refusal,
+    render_unknown_instance,
+    render_which_instance,
+)
 from bot.render.params import params_lines, render_params
 from bot.render.safety_net import checked
 from bot.render.task_list import render_report
 from bot.render.text import message_buttons, render_text
 from bot.render.words import piece
-from bot.report import HelpView, Outcome, ParamsView, Problem, Refusal, TaskReport, UnknownInstance
+from bot.report import (
+    HelpView,
+    Outcome,
+    ParamsView,
+    Problem,
+    Refusal,
+    TaskReport,
+    UnknownInstance,
+    WhichInstance,
+)
 
 __all__ = [
     "message_buttons",
@@ -40,6 +54,7 @@ __all__ = [
     "render_report",
     "render_text",
     "render_unknown_instance",
+    "render_which_instance",
     "shared_copy",
 ]
 
@@ -78,6 +93,8 @@ def _render_outcome(outcome: Outcome) -> dict[str, Any]:
             return render_unknown_instance(outcome)
         case HelpView():
             return render_help(outcome)
+        case WhichInstance():
+            return render_which_instance(outcome)
     return render_problem(Problem(summary="I have nothing to show for that."))
 
 

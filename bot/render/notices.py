@@ -6,13 +6,15 @@ Each is one section that says what happened and what to do next; none of them fa
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
-from bot.blockkit import section_block, slack_message
-from bot.ids import BlockId
+from bot.blockkit import actions_block, button_element, section_block, slack_message
+from bot.ids import ActionId, BlockId
+from bot.render.button_state import button_state
 from bot.render.safety_net import checked
 from bot.render.words import NAME_LIMIT, command_example, join_words, piece, plural
-from bot.report import Problem, Refusal, UnknownInstance
+from bot.report import Problem, Refusal, UnknownInstance, WhichInstance
 
 MAX_LISTED_CHANNELS = 10
 
@@ -73,3 +75,38 @@ def render_unknown_instance(unknown: UnknownInstance) -> dict[str, Any]:
     return checked(
         slack_message(first, [section_block(BlockId.NOTICE, "\n".join(lines))]), "unknown"
     )
+
+
+MAX_PICKED_INSTANCES = 20
+
+
+def render_which_instance(which: WhichInstance) -> dict[str, Any]:
+    """ "Which instance?", keeping what was typed: one button per instance this channel may use,
+    each running the same window and filters there."""
+    window = piece(which.query.window.label, NAME_LIMIT)
+    first = f"Which instance? I can show {window} for any of these:"
+    buttons = [
+        button_element(
+            piece(name, 70) or "instance",
+            ActionId.PICK_INSTANCE.unique(n),
+            button_state(replace(which.query, target=name)),
+        )
+        for n, name in enumerate(which.instances[:MAX_PICKED_INSTANCES], start=1)
+    ]
+    if not which.instances:
+        text = (
+            "Which instance? None has an alias for this channel: put its id first, e.g. "
+            + command_example(f"{which.command} <instance id> {which.query.window.label}")
+        )
+        return checked(slack_message(text, [section_block(BlockId.NOTICE, text)]), "which")
+    lines = [first]
+    if len(which.instances) > MAX_PICKED_INSTANCES:
+        lines.append(
+            f"({len(which.instances) - MAX_PICKED_INSTANCES} more: type the name first, e.g. "
+            f"{command_example(f'{which.command} {which.instances[-1]} {window}')})"
+        )
+    blocks = [
+        section_block(BlockId.NOTICE, "\n".join(lines)),
+        actions_block(BlockId.TASK_ACTIONS, buttons),
+    ]
+    return checked(slack_message(first, blocks), "which")
