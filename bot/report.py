@@ -104,6 +104,8 @@ class HelpView:
     command: str  # the slash command, as configured
     instances: tuple[str, ...]  # the aliases this channel may see
     default_instance: str | None = None
+    # Access rules exist: only the aliases listed can be used here, not names or ids.
+    restricted: bool = False
 
 
 Outcome = TaskReport | ParamsView | Refusal | Problem | UnknownInstance | HelpView | WhichInstance

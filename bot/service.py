@@ -254,6 +254,7 @@ class TaskService:
             command=self._settings.command,
             instances=tuple(visible),
             default_instance=self._channel_default(requester.channel_id),
+            restricted=not self.access.open,
         )
 
     async def _known_instances(self) -> list[Instance]:

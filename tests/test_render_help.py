@@ -41,4 +41,14 @@ def test_help_window_forms_are_ones_the_grammar_reads() -> None:
 
 def test_help_without_instances_uses_a_placeholder() -> None:
     text = render_text(render_help(HelpView(command="/dms-tasks", instances=())))
-    assert "/dms-tasks prod-orders last 1h" in text
+    assert "/dms-tasks <instance id> last 1h" in text
+
+
+def test_help_under_access_rules_offers_nothing_that_would_be_refused() -> None:
+    none_here = render_help(HelpView(command="/dms-tasks", instances=(), restricted=True))
+    text = render_text(none_here)
+    assert "None of the bot's Kafka instances is available in this channel" in text
+    assert "/dms-tasks" not in text and "instance id" not in text
+    some = render_text(render_help(HelpView("/dms-tasks", ("billing",), restricted=True)))
+    assert "/dms-tasks billing last 1h" in some
+    assert "instance id" not in some and "instance name" not in some

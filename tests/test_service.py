@@ -289,6 +289,9 @@ async def test_channel_default_and_help_list_only_visible_instances(
     view = await ruled_runtime.service.command("help", ONCALL)
     assert isinstance(view, HelpView)
     assert view.instances == ("prod-orders", "billing")
+    assert view.restricted
+    nowhere = await ruled_runtime.service.command("help", RANDOM)
+    assert isinstance(nowhere, HelpView) and nowhere.instances == ()
 
 
 async def test_channel_without_access_is_refused_without_data(

@@ -13,13 +13,22 @@ from bot.render.safety_net import checked
 from bot.render.words import NAME_LIMIT, command_example, piece
 from bot.report import HelpView
 
-# The examples need an instance; with none visible here, they show this placeholder.
-EXAMPLE_INSTANCE = "prod-orders"
+# The examples need an instance; with none known here, they show this placeholder, which any
+# instance id replaces (ids work wherever there are no access rules).
+EXAMPLE_INSTANCE = "<instance id>"
 MAX_LISTED_INSTANCES = 30
 
 
 def render_help(help_view: HelpView) -> dict[str, Any]:
     visible = [i for i in help_view.instances if i.strip()]
+    if help_view.restricted and not visible:
+        # Help tells the truth: no example would work in this channel.
+        text = (
+            "None of the bot's Kafka instances is available in this channel. Ask an admin to "
+            "add this channel to an instance's `channels` in the bot's config, or use the "
+            "command in a channel that has one."
+        )
+        return checked(slack_message(text, [section_block(BlockId.NOTICE, text)]), "help")
     example_instance = help_view.default_instance or (visible[0] if visible else EXAMPLE_INSTANCE)
     target = " ".join(example_instance.split())
     command = help_view.command
@@ -36,7 +45,11 @@ def render_help(help_view: HelpView) -> dict[str, Any]:
         [
             "*How to ask:*  "
             + command_example(f"{command} [instance] [window] [filters] [options]"),
-            "• *instance*: an alias below, an instance name or an instance id"
+            (
+                "• *instance*: one of those below"
+                if help_view.restricted
+                else "• *instance*: an alias below, an instance name or an instance id"
+            )
             + (
                 f" (here it defaults to {piece(help_view.default_instance, NAME_LIMIT)})"
                 if help_view.default_instance
@@ -58,8 +71,8 @@ def render_help(help_view: HelpView) -> dict[str, Any]:
         instances = "*Instances you can use here:* " + ", ".join(names)
     else:
         instances = (
-            "*Instances you can use here:* none has an alias for this channel; "
-            "ask an admin, or use an instance id."
+            "*Instances you can use here:* any your credentials can see, by instance id (the "
+            "bot could not list their names)."
         )
     blocks: list[dict[str, Any] | None] = [
         section_block(BlockId.HEADER, f"*Kafka background tasks, for example:*\n{example_lines}"),
