@@ -362,7 +362,7 @@ async def test_window_of_one_page_makes_one_request() -> None:
     assert window.fetched_at == NOW
 
 
-async def test_window_drops_tasks_that_shifted_onto_the_next_page() -> None:
+async def test_window_drops_tasks_that_shifted_and_rereads_the_top_for_newcomers() -> None:
     old = [task_dict(i) for i in range(5, 255)]
     arrived = [task_dict(i) for i in range(5)]
     dms = PagingDms(old)
@@ -376,8 +376,11 @@ async def test_window_drops_tasks_that_shifted_onto_the_next_page() -> None:
 
     window = await make_client(handler, page_concurrency=1).fetch_window(REF, None, None)
     ids = [t.id for t in window.tasks]
-    assert len(ids) == len(set(ids)) == 250
-    assert ids == [t["id"] for t in old]
+    assert len(ids) == len(set(ids)) == 255
+    assert ids == [t["id"] for t in arrived + old]
+    # The total grew to 255 while paging: the five newcomers sit above the first page read.
+    assert dms.starts == [1, 101, 201, 1]
+    assert window.reported_total == 255
 
 
 async def test_window_follows_a_total_that_grew_while_paging() -> None:
@@ -392,10 +395,11 @@ async def test_window_follows_a_total_that_grew_while_paging() -> None:
         return response
 
     window = await make_client(handler).fetch_window(REF, None, None)
-    # 200 tasks when paging began; the last 30 of them were pushed to positions 201-230.
-    assert dms.starts == [1, 101, 201]
-    assert {t["id"] for t in old} <= {t.id for t in window.tasks}
-    assert len({t.id for t in window.tasks}) == len(window.tasks)
+    # 200 tasks when paging began; the last 30 of them were pushed to positions 201-230, and
+    # the 30 newcomers are at the top, read again at the end.
+    assert dms.starts == [1, 101, 201, 1]
+    assert [t.id for t in window.tasks] == [t["id"] for t in arrived + old]
+    assert window.reported_total == 230
 
 
 async def test_window_without_task_count_pages_one_by_one_until_a_short_page() -> None:
@@ -427,8 +431,10 @@ async def test_window_without_task_count_stops_when_pages_repeat() -> None:
         return json_response(200, {"tasks": same_page})
 
     window = await make_client(handler).fetch_window(REF, None, None)
-    assert calls == 2
+    # The second page repeats the first with `start`, and again with `offset`: that is the end.
+    assert calls == 3
     assert len(window.tasks) == 100
+    assert window.reported_total is None
 
 
 async def test_window_is_newest_first_even_if_pages_are_not() -> None:

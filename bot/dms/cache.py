@@ -151,8 +151,12 @@ class TaskCache:
         return await self._through(key, "window", fetch)
 
     def _settled(self, window: TaskWindow) -> bool:
+        # A window short of the API's own task_count is kept only as long as a live one: the
+        # missing tasks may come back on the next read.
+        complete = window.reported_total is None or len(window.tasks) >= window.reported_total
         return (
-            window.settled
+            complete
+            and window.settled
             and window.end is not None
             and window.end + self._settle_grace <= window.fetched_at
         )

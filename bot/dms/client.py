@@ -4,7 +4,8 @@ The work is split by job: bot/dms/transport.py sends and retries, bot/dms/error_
 failures into typed errors, bot/dms/paging.py gathers the pages of a window.
 
 DMS quirks this module lives with (see the API reference and the official SDK):
-- GET /tasks pages by a 1-based `start` and a `limit` of at most 100;
+- GET /tasks pages by a 1-based `start` (or, on some gateways, a 0-based `offset`: see
+  bot/dms/paging.py) and a `limit` of at most 100;
 - `begin_time` / `end_time` are `YYYYMMDDHHmmss` in UTC;
 - GET /instances pages by a 0-based `offset` and a `limit` of at most 50, and says how many
   instances exist in `instance_num`.
@@ -13,6 +14,7 @@ DMS quirks this module lives with (see the API reference and the official SDK):
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -36,10 +38,12 @@ from bot.dms.models import (
     format_api_time,
     parse_count,
 )
-from bot.dms.paging import gather_pages, newest_first_unique
+from bot.dms.paging import PagingBy, PagingMemory, WindowPager, newest_first_unique
 from bot.dms.transport import RetryPolicy, Transport, parse_retry_after
 from bot.domain.instances import InstanceRef
 from bot.domain.tasks import Instance, Task, TaskWindow
+
+log = logging.getLogger(__name__)
 
 # Importable from here, as they were before the client was split by job.
 __all__ = ["DmsClient", "RetryPolicy", "format_api_time", "parse_retry_after"]
@@ -67,6 +71,8 @@ class DmsClient:
         self._endpoint_for = endpoint_for
         self._page_concurrency = page_concurrency
         self._clock = clock
+        # Which paging parameter each endpoint's gateway reads, learned by fetch_window.
+        self._paging = PagingMemory()
         self._transport = Transport(
             auth=auth,
             retry=retry or RetryPolicy(),
@@ -97,35 +103,42 @@ class DmsClient:
         if start < 1:
             # `start` is a 1-based position, despite the doc calling it a task id.
             raise ValueError(f"start must be 1 or more, not {start}")
-        params: dict[str, str] = {"start": str(start), "limit": str(limit)}
-        if begin is not None:
-            params["begin_time"] = format_api_time(begin)
-        if end is not None:
-            params["end_time"] = format_api_time(end)
-        body = await self._transport.get_json(
-            self._tasks_url(instance),
-            params,
-            instance.project_id,
-            self._task_context(instance),
-            _task_list_problem,
-        )
-        return TaskPage.from_api(body, start=start, limit=limit)
+        return await self._task_page(instance, start, "start", begin, end, limit=limit)
 
     async def fetch_window(
         self, instance: InstanceRef, begin: datetime | None, end: datetime | None
     ) -> TaskWindow:
-        """Every task of the instance in [begin, end), newest first, each task once."""
+        """Every task of the instance in [begin, end), newest first, each task once.
+
+        When the API returns fewer tasks than its task_count, the window holds what came back and
+        `reported_total` the count, so that the shortfall can be shown rather than hidden."""
         fetched_at = self._clock()
+        endpoint = public_endpoint(self._base(instance.region))
 
-        async def page_at(start: int) -> TaskPage:
-            return await self.list_tasks(
-                instance, start=start, limit=MAX_PAGE_SIZE, begin=begin, end=end
+        async def page_at(position: int, by: PagingBy) -> TaskPage:
+            return await self._task_page(instance, position, by, begin, end)
+
+        pager = WindowPager(
+            page_at,
+            endpoint=endpoint,
+            memory=self._paging,
+            concurrency=self._page_concurrency,
+        )
+        pages = await pager.run()
+        tasks = newest_first_unique(pages)
+        if pager.total is not None and len(tasks) < pager.total:
+            log.info(
+                "DMS returned %d of the %d tasks it counted for instance %s",
+                len(tasks),
+                pager.total,
+                instance.instance_id,
             )
-
-        first = await page_at(1)
-        pages = await gather_pages(first, page_at, self._page_concurrency)
         return TaskWindow(
-            tasks=newest_first_unique(pages), begin=begin, end=end, fetched_at=fetched_at
+            tasks=tasks,
+            begin=begin,
+            end=end,
+            fetched_at=fetched_at,
+            reported_total=pager.total,
         )
 
     async def show_task(self, instance: InstanceRef, task_id: str) -> Task:
@@ -189,6 +202,32 @@ class DmsClient:
 
     async def aclose(self) -> None:
         await self._transport.aclose()
+
+    async def _task_page(
+        self,
+        instance: InstanceRef,
+        position: int,
+        by: PagingBy,
+        begin: datetime | None,
+        end: datetime | None,
+        *,
+        limit: int = MAX_PAGE_SIZE,
+    ) -> TaskPage:
+        """The page at a 1-based position, asked for as `start` (1-based) or `offset` (0-based)."""
+        params: dict[str, str] = {by: str(position if by == "start" else position - 1)}
+        params["limit"] = str(limit)
+        if begin is not None:
+            params["begin_time"] = format_api_time(begin)
+        if end is not None:
+            params["end_time"] = format_api_time(end)
+        body = await self._transport.get_json(
+            self._tasks_url(instance),
+            params,
+            instance.project_id,
+            self._task_context(instance),
+            _task_list_problem,
+        )
+        return TaskPage.from_api(body, start=position, limit=limit)
 
     def _base(self, region: str) -> str:
         return self._endpoint_for(region).rstrip("/")

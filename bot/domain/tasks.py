@@ -120,6 +120,9 @@ class TaskWindow(BaseModel):
     begin: datetime | None
     end: datetime | None
     fetched_at: datetime
+    # The API's task_count for the window (None when it sent none). More than len(tasks) means
+    # the API returned fewer tasks than it counted, even after paging every way it could be read.
+    reported_total: int | None = None
 
     @property
     def settled(self) -> bool:
