@@ -11,10 +11,13 @@ The rule for "looks secret" (`is_secret_key`):
    lower-case letter (`APIKey` → `API`, `Key`) and between letters and digits. Words are compared
    lower-cased.
 2. A word equal to one of `key keys sk ak password passwd pwd pass pw passphrase secret token
-   credential credentials sasl private apikey apikeys accesskey secretkey privatekey
+   credential credentials jaas private apikey apikeys accesskey secretkey privatekey
    authorization` makes the key secret.
-3. A word *containing* `password`, `passwd`, `secret`, `token`, `credential`, `sasl` or
-   `private` makes it secret too (`sslpassword`, `tokens`, `saslmechanism`).
+3. A word *containing* `password`, `passwd`, `secret`, `token`, `credential` or `private` makes
+   it secret too (`sslpassword`, `tokens`).
+4. `sasl` alone (the key `sasl`, which may hold a whole SASL setup) is secret; next to other
+   words it is not: `sasl_mechanism` and `sasl_username` are what an on-call engineer needs to
+   see, while `sasl_password` and `sasl.jaas.config` are secret by rules 2 and 3.
 
 So `access_key`, `secret_key`, `api_key`, `apiKey`, `sk`, `ak`, `ssl_key`, `SASL_PASSWORD` are
 secret, while `monkey`, `task`, `disk`, `broker_ask`, `skip`, `keyword` are not: the short words
@@ -54,7 +57,7 @@ _EXACT_WORDS = frozenset(
         "token",
         "credential",
         "credentials",
-        "sasl",
+        "jaas",
         "private",
         "apikey",
         "accesskey",
@@ -69,7 +72,7 @@ _EXACT_WORDS = frozenset(
         "authorization",
     }
 )
-_CONTAINED_WORDS = ("password", "passwd", "secret", "token", "credential", "sasl", "private")
+_CONTAINED_WORDS = ("password", "passwd", "secret", "token", "credential", "private")
 
 
 def _is_name_field(key: Any) -> bool:
@@ -89,7 +92,10 @@ def key_words(key: str) -> list[str]:
 
 
 def is_secret_key(key: str) -> bool:
-    for word in key_words(str(key)):
+    words = key_words(str(key))
+    if words == ["sasl"]:
+        return True
+    for word in words:
         if word in _EXACT_WORDS:
             return True
         if any(part in word for part in _CONTAINED_WORDS):

@@ -38,6 +38,9 @@ from bot.redact import REDACTED, is_secret_key, key_words, redact, redact_text
         "credentials",
         "sasl",
         "sasl.jaas.config",
+        "sasl_jaas",
+        "sasl_password",
+        "saslPlainPassword",
         "private_key_pem",
         "ssl.truststore.password",
         "accessKeyId",
@@ -63,6 +66,12 @@ def test_secret_keys(key: str) -> None:
         "topic",
         "group",
         "",
+        # What an on-call engineer needs to see of a SASL setup.
+        "sasl_mechanism",
+        "saslMechanism",
+        "sasl_username",
+        "sasl.mechanism",
+        "sasl_enabled",
     ],
 )
 def test_ordinary_keys(key: str) -> None:
@@ -124,9 +133,11 @@ def test_json_inside_strings_is_redacted_too() -> None:
 
 def test_jaas_config_in_a_string_value() -> None:
     jaas = 'PlainLoginModule required username="admin" password="jaas-secret";'
-    result = redact({"sasl_jaas": "x", "connector": {"jaas": jaas}})
+    # A key naming JAAS is hidden whole; the same text under another key is masked inside.
+    result = redact({"sasl_jaas": "x", "connector": {"login": jaas}})
+    assert result["sasl_jaas"] == REDACTED
     assert "jaas-secret" not in json.dumps(result)
-    assert 'username="admin"' in result["connector"]["jaas"]
+    assert 'username="admin"' in result["connector"]["login"]
 
 
 @pytest.mark.parametrize(

@@ -146,3 +146,39 @@ def test_any_params_render_a_valid_message_without_secrets(task: Task, tz: ZoneI
     dumped = all_text(message)
     for secret in secret_fragments((task,)):
         assert secret not in dumped
+
+
+def test_params_show_the_full_task_id_to_copy() -> None:
+    task = make_task(1, params={"a": 1})
+    text = render_text(render_params(params_view(task)))
+    assert f"task id `{task.id}`" in all_text(render_params(params_view(task)))
+    assert task.id in text
+
+
+def test_config_changes_read_as_lines_and_secret_ones_stay_hidden() -> None:
+    params = {
+        "kafka_configs": [
+            {"name": "log.retention.hours", "origin_value": "72", "new_value": "48"},
+            {"name": "auto.create.groups.enable", "value": "false"},
+            {"name": "ssl.keystore.password", "origin_value": "old-pw", "new_value": "new-pw"},
+        ]
+    }
+    lines = params_lines(params)
+    assert "*log.retention.hours*: 72 → 48" in lines
+    assert "*auto.create.groups.enable*: false" in lines
+    assert f"*ssl.keystore.password*: {REDACTED} (hidden)" in lines
+    assert not any("kafka_configs" in line for line in lines)
+    shown = all_text(render_params(params_view(make_task(2, params=params))))
+    assert "old-pw" not in shown and "new-pw" not in shown
+
+
+def test_sasl_mechanism_and_username_show_and_the_password_does_not() -> None:
+    params = {
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_username": "orders-app",
+        "sasl_password": "pw",
+    }
+    lines = params_lines(params)
+    assert "*sasl_mechanism*: SCRAM-SHA-512" in lines
+    assert "*sasl_username*: orders-app" in lines
+    assert f"*sasl_password*: {REDACTED} (hidden)" in lines

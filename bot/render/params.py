@@ -18,6 +18,7 @@ from bot.blockkit import (
     context_block,
     escape,
     escape_code_block,
+    escape_inline_code,
     section_block,
     slack_len,
     slack_message,
@@ -28,7 +29,7 @@ from bot.blockkit import (
 from bot.domain.tasks import Task
 from bot.ids import ActionId, BlockId
 from bot.labels import status_emoji, task_label
-from bot.redact import REDACTED, redact
+from bot.redact import REDACTED, key_words, redact
 from bot.render.button_state import button_state
 from bot.render.safety_net import checked
 from bot.render.timewords import clock_time, date_token, zone_name
@@ -55,8 +56,31 @@ def _paired_name(key: str, params: dict[str, Any]) -> str | None:
     return None
 
 
+_OLD_WORDS = frozenset({"old", "origin", "original", "previous", "current", "before"})
+
+
+def _entry_line(entry: Any, safe: Any) -> str | None:
+    """`log.retention.hours: 72 → 48` for one name/value entry of a config change (the shape
+    of `kafka_configs`: `{"name": ..., "origin_value": ..., "new_value": ...}`); None for
+    anything else."""
+    if not isinstance(entry, dict) or not isinstance(safe, dict):
+        return None
+    name_keys = [k for k in entry if key_words(str(k))[-1:] == ["name"] or str(k) == "key"]
+    value_keys = [k for k in entry if "value" in key_words(str(k))]
+    if len(name_keys) != 1 or not value_keys or not isinstance(entry[name_keys[0]], str):
+        return None
+    old = [k for k in value_keys if _OLD_WORDS & set(key_words(str(k)))]
+    new = [k for k in value_keys if k not in old]
+    keys = [*old[:1], *new[:1]] if old and new else value_keys[:1]
+    heading = bold(piece(entry[name_keys[0]], PARAMS_KEY_LIMIT))
+    if any(safe.get(k) == REDACTED for k in keys):
+        return f"{heading}: {REDACTED} (hidden)"
+    return f"{heading}: {' → '.join(_value_text(safe.get(k)) for k in keys)}"
+
+
 def params_lines(params: dict[str, Any]) -> list[str]:
-    """`x: old → new` for old_x/new_x and origin_x/new_x pairs, `key: value` for the rest.
+    """`x: old → new` for old_x/new_x and origin_x/new_x pairs, one `name: old → new` line per
+    entry of a config-change list, `key: value` for the rest.
 
     Takes the params as sent by the API (not redacted): secrets become "•••••• (hidden)".
     """
@@ -66,6 +90,13 @@ def params_lines(params: dict[str, Any]) -> list[str]:
     for key in params:
         if key in shown:
             continue
+        value = params[key]
+        if isinstance(value, list) and value:
+            entries = [_entry_line(e, s) for e, s in zip(value, safe[key], strict=False)]
+            if all(entries):
+                shown.add(key)
+                lines.extend(line for line in entries if line)
+                continue
         label, keys = str(key), [key]
         name = _paired_name(label, params)
         if name is not None and f"new_{name}" not in shown:
@@ -140,6 +171,9 @@ def render_params(view: ParamsView) -> dict[str, Any]:
     user = piece(task.user_name, USER_LIMIT)
     if user:
         title += f"\nstarted by {user}"
+    if task.id:
+        # The whole id, in code so that it copies cleanly: support and the API ask for it.
+        title += f"\ntask id `{escape_inline_code(truncate(task.id, 200))}`"
     blocks: list[dict[str, Any] | None] = [section_block(BlockId.PARAMS.unique("title"), title)]
     value = task.params
     if not task.has_params:
