@@ -148,7 +148,12 @@ STATUS_ORDER: tuple[str, ...] = (
 
 
 def status_emoji(status: str) -> str:
-    return STATUS_EMOJI.get(status.strip().upper(), UNKNOWN_STATUS_EMOJI)
+    """An undocumented status is not known to be final: it shows as in progress. A missing one
+    shows as unknown."""
+    key = status.strip().upper()
+    if not key:
+        return UNKNOWN_STATUS_EMOJI
+    return STATUS_EMOJI.get(key, STATUS_EMOJI[TaskStatus.EXECUTING])
 
 
 def status_word(status: str) -> str:

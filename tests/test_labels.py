@@ -89,7 +89,9 @@ def test_every_status_has_an_emoji_and_a_word() -> None:
 
 
 def test_unknown_statuses() -> None:
-    assert status_emoji("PAUSED") == "❔"
+    # Not known to be finished: shown as in progress.
+    assert status_emoji("PAUSED") == status_emoji("EXECUTING")
+    assert status_emoji("") == "❔"
     assert status_word("PAUSED") == "paused"
     assert status_word("") == "unknown"
 

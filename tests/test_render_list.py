@@ -207,10 +207,21 @@ def test_top_level_text_summarises() -> None:
 def test_unknown_status_and_name_render_readably() -> None:
     odd = make_task(1, name="kafkaTopicMigrateAcrossAz", status="PAUSED")
     text = render_text(render_report(make_report((odd,))))
-    assert "❔" in text
+    assert "⏳" in text
     assert "Topic migrate across az" in text
     assert "(paused)" in text
     assert "1 paused" in text
+
+
+def test_an_undocumented_status_is_in_progress_not_done() -> None:
+    rolling = make_task(1, status="ROLLING_BACK", minutes_ago=12, took=240)
+    report = make_report((rolling,))
+    text = render_text(render_report(report))
+    assert "in progress for 12 min" in text
+    assert "took" not in text
+    [show] = buttons_by_action(render_report(report))[ActionId.SHOW_PROBLEMS]
+    query, _ = decode_state(show["value"])
+    assert "ROLLING_BACK" in query.filters.statuses
 
 
 def test_hostile_user_names_are_escaped() -> None:

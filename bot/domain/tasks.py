@@ -26,6 +26,15 @@ class TaskStatus(StrEnum):
 
 # A task in one of these states may still change; a window holding one is never "settled".
 ACTIVE_STATUSES = frozenset({TaskStatus.CREATED, TaskStatus.EXECUTING})
+# The statuses known to be final. Anything else (a ROLLING_BACK the docs never listed, an empty
+# status) may still change, so it counts and shows as in progress, never as done.
+FINISHED_STATUSES = frozenset(
+    {TaskStatus.SUCCESS, TaskStatus.FAILED, TaskStatus.DELETED, TaskStatus.CANCELLED}
+)
+
+
+def is_finished(status: str) -> bool:
+    return status.strip().upper() in FINISHED_STATUSES
 
 
 def parse_api_time(value: Any) -> datetime | None:
@@ -92,7 +101,8 @@ class Task(BaseModel):
 
     @property
     def is_active(self) -> bool:
-        return self.status_upper in ACTIVE_STATUSES
+        """Not known to be finished: queued, running, or a status the API never documented."""
+        return not is_finished(self.status)
 
     @property
     def params(self) -> Any:

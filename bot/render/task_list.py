@@ -24,7 +24,7 @@ from bot.blockkit import (
 )
 from bot.domain.instances import InstanceRef
 from bot.domain.query import TaskQuery
-from bot.domain.tasks import Task, TaskStatus
+from bot.domain.tasks import Task, TaskStatus, is_finished
 from bot.ids import ActionId, BlockId
 from bot.labels import STATUS_ORDER, status_emoji, status_word, task_label
 from bot.render.button_state import button_state
@@ -151,6 +151,9 @@ def _duration_text(task: Task, report: TaskReport) -> str:
         return text
     if status == TaskStatus.CREATED:
         return f"queued for {format_duration(max(report.now - start, timedelta(0)))}{as_of}"
+    if task.is_active:
+        # An undocumented status (ROLLING_BACK, …) is not known to be done: no "took".
+        return f"in progress for {format_duration(max(report.now - start, timedelta(0)))}{as_of}"
     if end is not None:
         return f"took {format_duration(max(end - start, timedelta(0)))}"
     return ""
@@ -208,9 +211,18 @@ def _row_groups(report: TaskReport, room: int) -> list[tuple[int, list[dict[str,
     return groups
 
 
+def _problem_statuses(report: TaskReport) -> frozenset[str]:
+    """What "Show failed & running" filters on: failed, running, and every status in the window
+    not known to be finished (a ROLLING_BACK is as interesting as an EXECUTING)."""
+    counts = _status_counts(report)
+    unfinished = {s for s, n in counts.items() if n and s and not is_finished(s)}
+    # Queued tasks are not running yet; they have their own status= word.
+    return frozenset({TaskStatus.FAILED, TaskStatus.EXECUTING, *unfinished} - {TaskStatus.CREATED})
+
+
 def _has_problems(report: TaskReport) -> bool:
     counts = _status_counts(report)
-    return any(counts.get(s, 0) > 0 for s in (TaskStatus.FAILED, TaskStatus.EXECUTING))
+    return any(counts.get(s, 0) > 0 for s in _problem_statuses(report))
 
 
 def _pager(report: TaskReport) -> list[dict[str, Any] | None]:
@@ -239,9 +251,7 @@ def _pager(report: TaskReport) -> list[dict[str, Any] | None]:
     if _has_problems(report) and not query.filters.statuses:
         problems = replace(
             query,
-            filters=replace(
-                query.filters, statuses=frozenset({TaskStatus.FAILED, TaskStatus.EXECUTING})
-            ),
+            filters=replace(query.filters, statuses=_problem_statuses(report)),
             page=1,
         )
         buttons.append(
