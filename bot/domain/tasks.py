@@ -38,11 +38,22 @@ def is_finished(status: str) -> bool:
 
 
 def parse_api_time(value: Any) -> datetime | None:
-    """ISO-8601 with or without milliseconds/zone, or epoch milliseconds; always aware UTC."""
+    """ISO-8601 with or without milliseconds/zone, `YYYYMMDDHHmmss`, or epoch milliseconds;
+    always aware UTC, or None when it is none of these."""
     if value is None or value == "":
         return None
+    if isinstance(value, str) and len(value.strip()) == 14 and value.strip().isdigit():
+        # The API's own query format, YYYYMMDDHHmmss in UTC: some answers echo it back. As epoch
+        # milliseconds it would read as a moment in 2603.
+        try:
+            return datetime.strptime(value.strip(), "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+        except ValueError:
+            return None
     if isinstance(value, int | float) or (isinstance(value, str) and value.isdigit()):
-        return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
+        try:
+            return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
     if isinstance(value, datetime):
         parsed = value
     elif isinstance(value, str):
