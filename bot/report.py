@@ -36,6 +36,14 @@ class TaskReport:
     typical: dict[str, DurationRange] = field(default_factory=dict)  # by task name
     # The page asked for, when it was past the end and query.page was clamped to the last.
     requested_page: int | None = None
+    # Tasks not known to be finished that started before the window (the API filters on
+    # created_at, so the window alone would hide them), every one of them: counts use these.
+    # Those that pass the filters are listed first, on page 1's side of the listing.
+    earlier_running: tuple[Task, ...] = ()
+    # The look-back for them failed: the answer must say it could not check.
+    earlier_unknown: bool = False
+    # The API's own count of the window (task_count), when it is more than it returned.
+    reported_total: int | None = None
     # Seen by more than its requester (a shared copy, a digest): times as Slack date tokens,
     # which each reader sees in their own zone, and nothing relative that would freeze.
     public: bool = False
@@ -47,6 +55,16 @@ class TaskReport:
     @property
     def window_total(self) -> int:
         return sum(self.window_counts.values())
+
+    @property
+    def shortfall(self) -> int:
+        """How many tasks the API counted in the window but did not return."""
+        if self.reported_total is None:
+            return 0
+        return max(self.reported_total - self.window_total, 0)
+
+    def started_earlier(self, task: Task) -> bool:
+        return any(t.id == task.id for t in self.earlier_running)
 
 
 @dataclass(frozen=True)

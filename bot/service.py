@@ -11,17 +11,17 @@ import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot import messages
 from bot.dms.cache import TaskCache
 from bot.dms.errors import DmsAuthError, DmsError
 from bot.domain.access import AccessPolicy
-from bot.domain.durations import HISTORY, DurationRange, overdue_tasks, typical_durations
+from bot.domain.durations import overdue_tasks, typical_durations
 from bot.domain.instances import INSTANCE_ID_PATTERN, InstanceRef
 from bot.domain.query import TaskFilters, TaskQuery, refreshed
-from bot.domain.tasks import Instance, Task, TaskStatus
+from bot.domain.tasks import Instance, Task, TaskStatus, TaskWindow
 from bot.grammar.parser import parse_command
 from bot.grammar.state import ButtonState
 from bot.grammar.words import HelpRequest, QueryError
@@ -205,16 +205,26 @@ class TaskService:
     ) -> TaskReport:
         cached = await self._cache.window(instance, query.window.begin, query.window.end)
         window = cached.value
+        now = self._clock()
+        lookback = await self._lookback(instance, query.window.begin, now)
+        earlier = tuple(
+            t
+            for t in (lookback.tasks if lookback else ())
+            if t.is_active and t.created_at is not None and t.created_at < query.window.begin
+        )
         counts = Counter(t.status_upper or "UNKNOWN" for t in window.tasks)
-        matching = tuple(t for t in window.tasks if _matches(query.filters, t))
+        # Still running from before the window first: during an incident they are the question.
+        matching = tuple(t for t in (*earlier, *window.tasks) if _matches(query.filters, t))
         pages = max(1, math.ceil(len(matching) / query.limit))
         # Tasks can disappear between clicks (deleted records): land on the last page, not past it.
         page = min(max(query.page, 1), pages)
         shown = matching[(page - 1) * query.limit : page * query.limit]
-        now = self._clock()
         typical = typical_durations(window.tasks)
-        if any(t.status_upper == TaskStatus.EXECUTING and t.name not in typical for t in shown):
-            typical = {**await self._history_durations(instance, now), **typical}
+        if lookback is not None and any(
+            t.status_upper == TaskStatus.EXECUTING and t.name not in typical for t in shown
+        ):
+            # The window has too few finished runs of that name: learn from the look-back.
+            typical = {**typical_durations(lookback.tasks), **typical}
         return TaskReport(
             instance=instance,
             query=replace(query, page=page),
@@ -229,21 +239,28 @@ class TaskService:
             overdue=overdue_tasks(shown, typical, now),
             requested_page=query.page if query.page > pages else None,
             typical=typical,
+            earlier_running=earlier,
+            earlier_unknown=lookback is None,
+            reported_total=window.reported_total,
         )
 
-    async def _history_durations(
-        self, instance: InstanceRef, now: datetime
-    ) -> dict[str, DurationRange]:
-        """Usual durations from the week before today (UTC), for running tasks whose name the
-        window itself has too few finished runs of. Day-aligned so every command of the day
-        shares one cached, settled window; best effort, since it only adds a "usually" hint."""
-        today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    async def _lookback(
+        self, instance: InstanceRef, begin: datetime, now: datetime
+    ) -> TaskWindow | None:
+        """The days before `begin`, for tasks still running that started before it, and for
+        usual durations. Day-aligned at the start and cut at the next whole minute at the end,
+        so that every command about an instance within a minute shares one cached fetch."""
+        day = begin.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        start = day - timedelta(days=self._settings.running_lookback_days)
+        next_minute = now.astimezone(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
+        end = min(day + timedelta(days=1), next_minute)
+        if end <= start:
+            return None
         try:
-            history = await self._cache.window(instance, today - HISTORY, today)
+            return (await self._cache.window(instance, start, max(end, begin))).value
         except DmsError as exc:
-            log.info("no task history for usual durations: %s", exc.summary)
-            return {}
-        return typical_durations(history.value.tasks)
+            log.info("no look-back for tasks still running: %s", exc)
+            return None
 
     async def _help(self, requester: Requester) -> HelpView:
         visible = list(self.access.visible_aliases(requester.channel_id, requester.user_id))
@@ -269,7 +286,7 @@ class TaskService:
         except DmsAuthError:
             raise
         except DmsError as exc:
-            log.info("could not list instances for names: %s", exc.summary)
+            log.info("could not list instances for names: %s", exc)
             return []
         self._remember_names(cached.value)
         return cached.value

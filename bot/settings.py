@@ -103,6 +103,11 @@ class Settings(BaseSettings):
         default=20.0, ge=0, validation_alias=_env("DMS_RETRY_BUDGET")
     )
     default_timezone: str = Field(default="UTC", validation_alias=_env("DMS_BOT_TIMEZONE"))
+    # How far before a window the bot looks for tasks still running: the API filters on
+    # created_at, so a scale-out that started before `last 1h` is otherwise invisible.
+    running_lookback_days: int = Field(
+        default=7, ge=1, le=31, validation_alias=_env("DMS_BOT_RUNNING_LOOKBACK_DAYS")
+    )
 
     # Slack.
     slack_bot_token: SecretStr | None = Field(

@@ -448,3 +448,20 @@ async def test_secrets_never_reach_the_log(stack: Stack) -> None:
     assert "Application startup complete" in log
     for secret in (SIGNING_SECRET, BOT_TOKEN, DEMO_SK):
         assert secret not in log
+
+
+async def test_a_task_running_since_before_the_window_is_shown_counted_and_found(
+    stack: Stack,
+) -> None:
+    # prod-orders has a storage expansion that started 3 h ago and is still EXECUTING; the API
+    # filters on created_at, so `last 1h` alone would never see it.
+    _, listing = await stack.command("prod-orders last 1h")
+    shown = texts(listing)
+    assert "Expand broker storage" in shown or "Extend storage" in shown, shown
+    assert "started before this window" in shown
+    assert "1 more task started before this window and is still running" in shown
+    _, running = await stack.command("prod-orders last 1h status=running")
+    found = texts(running)
+    assert "No tasks match" not in found
+    assert "started before this window" in found
+    assert "1 match status=running" in found

@@ -19,7 +19,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.dms.cache import TaskCache
-from bot.dms.errors import DmsUnavailableError
+from bot.dms.errors import DmsErrorKind, DmsOperation, DmsUnavailableError
 from bot.grammar.state import ButtonState
 from bot.ids import ActionId
 from bot.poster import SlackPoster
@@ -149,18 +149,21 @@ async def test_command_with_the_cloud_down_still_answers_with_the_request_id(
     slack: MockSlack, mocker: MockerFixture
 ) -> None:
     failure = DmsUnavailableError(
-        summary="Huawei Cloud did not answer in time.",
-        hint="Try again in a minute.",
+        operation=DmsOperation.LIST_TASKS,
+        kind=DmsErrorKind.SERVER_ERROR,
         status=503,
         error_code="DMS.00500000",
         request_id="req-5c3a9e",
+        instance_id=UNKNOWN_ID,
+        attempts=4,
+        retryable=True,
     )
     url = slack.response_url()
     app = bolt_app(slack, real_service(mocker, failure))
     await dispatch(app, signed_command(f"{UNKNOWN_ID} last 1h", CHANNEL, USER, url))
     [sent] = await slack.wait_for(url)
     text = answer_text(sent.body)
-    assert "did not answer in time" in text
+    assert "answered HTTP 503" in text
     assert "req-5c3a9e" in text and "DMS.00500000" in text
 
 

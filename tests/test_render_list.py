@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -385,3 +386,29 @@ def test_a_shared_copy_of_a_full_page_stays_under_the_posted_size_and_says_what_
     check_posted_message(copy)
     assert "more tasks on this page not shown" in all_text(copy)
     assert "<!date^" in all_text(copy)
+
+
+def test_tasks_running_since_before_the_window_are_marked_and_counted() -> None:
+    before = make_task(1, name="extendStorage", status="EXECUTING", minutes_ago=180, took=None)
+    inside = make_task(2, minutes_ago=10)
+    report = replace(
+        make_report((before, inside), counts={"SUCCESS": 1}), earlier_running=(before,)
+    )
+    text = render_text(render_report(report))
+    assert "1 more task started before this window and is still running" in text
+    [row] = [line for line in text.splitlines() if ", started before this window" in line]
+    assert "⏳" in row and "running for 3 h" in row
+    assert buttons_by_action(render_report(report))[ActionId.SHOW_PROBLEMS]
+
+
+def test_an_answer_short_of_the_apis_count_says_so() -> None:
+    tasks = tuple(make_task(n) for n in range(3))
+    report = replace(make_report(tasks), reported_total=250)
+    text = render_text(render_report(report))
+    assert "Showing 3 of 250: the API returned fewer tasks than it counted" in text
+
+
+def test_a_failed_look_back_is_said_not_hidden() -> None:
+    report = replace(make_report((make_task(1),)), earlier_unknown=True)
+    text = render_text(render_report(report))
+    assert "could not check for tasks still running from before this window" in text

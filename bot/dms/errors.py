@@ -146,11 +146,6 @@ class DmsError(Exception):
     def iam_action(self) -> str | None:
         return REQUIRED_IAM_ACTION.get(self.operation)
 
-    @property
-    def summary(self) -> str:
-        """The short plain description (str(self)); kept for callers that log `exc.summary`."""
-        return str(self)
-
     def redact(self, secrets: Iterable[str]) -> None:
         """Replace every occurrence of the given secrets in the text fields."""
         wanted = sorted({s for s in secrets if s and len(s) >= _MIN_REDACTED_CHARS}, key=len)

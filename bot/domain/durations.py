@@ -14,8 +14,6 @@ OVERDUE_FACTOR = 3
 OVERDUE_FLOOR = timedelta(minutes=10)
 OVERDUE_WITHOUT_HISTORY = timedelta(hours=2)
 MIN_SAMPLES = 3
-# How far back usual durations are learnt when the asked-for window is too short to tell.
-HISTORY = timedelta(days=7)
 
 
 @dataclass(frozen=True)

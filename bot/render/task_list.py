@@ -115,22 +115,38 @@ def _counts_text(report: TaskReport) -> str:
 
 def _summary_text(report: TaskReport) -> str:
     filters = _describe_filters(report.query)
+    earlier = len(report.earlier_running)
+    lines: list[str] = []
     if report.window_total == 0:
-        return "No tasks in this window."
-    if report.query.filters.active and report.matched == 0:
-        return (
+        lines.append("No tasks in this window.")
+    elif report.query.filters.active and report.matched == 0:
+        lines.append(
             f"No tasks match {filters} in this window; "
             f"{plural(report.window_total, 'task')} in total."
         )
-    text = _counts_text(report)
-    if report.query.filters.active:
-        text += f"\n{report.matched} match {filters}"
-    if not report.page_tasks:
-        text += (
-            f"\nNothing on page {report.page}: there "
+    else:
+        lines.append(_counts_text(report))
+    if earlier:
+        lines.append(
+            f"{status_emoji(TaskStatus.EXECUTING)} {plural(earlier, 'more task')} started before "
+            "this window and " + ("is" if earlier == 1 else "are") + " still running"
+        )
+    elif report.earlier_unknown:
+        lines.append("_I could not check for tasks still running from before this window._")
+    if report.shortfall:
+        # Never a partial list presented as the whole.
+        lines.append(
+            f"⚠ Showing {report.window_total} of {report.reported_total}: the API returned fewer "
+            "tasks than it counted."
+        )
+    if report.query.filters.active and report.matched:
+        lines.append(f"{report.matched} match {filters}")
+    if not report.page_tasks and report.matched:
+        lines.append(
+            f"Nothing on page {report.page}: there "
             f"{'is 1 page' if report.pages == 1 else f'are {report.pages} pages'}."
         )
-    return text
+    return "\n".join(lines)
 
 
 def _duration_text(task: Task, report: TaskReport) -> str:
@@ -168,6 +184,8 @@ def _task_row(task: Task, report: TaskReport, *, label_limit: int, user_limit: i
         start = moment_text(task.created_at, report.tz, report.now, public=report.public)
     else:
         start = "start unknown"
+    if report.started_earlier(task):
+        start += ", started before this window"
     pieces = [f"{status_emoji(task.status)}  {label}{status}", user, start]
     duration = _duration_text(task, report)
     if duration:
@@ -216,13 +234,16 @@ def _problem_statuses(report: TaskReport) -> frozenset[str]:
     not known to be finished (a ROLLING_BACK is as interesting as an EXECUTING)."""
     counts = _status_counts(report)
     unfinished = {s for s, n in counts.items() if n and s and not is_finished(s)}
+    unfinished |= {t.status_upper for t in report.earlier_running if t.status_upper}
     # Queued tasks are not running yet; they have their own status= word.
     return frozenset({TaskStatus.FAILED, TaskStatus.EXECUTING, *unfinished} - {TaskStatus.CREATED})
 
 
 def _has_problems(report: TaskReport) -> bool:
     counts = _status_counts(report)
-    return any(counts.get(s, 0) > 0 for s in _problem_statuses(report))
+    return bool(report.earlier_running) or any(
+        counts.get(s, 0) > 0 for s in _problem_statuses(report)
+    )
 
 
 def _pager(report: TaskReport) -> list[dict[str, Any] | None]:
