@@ -1,4 +1,4 @@
-"""`dms-tasks-bot serve | try | demo | simulate`."""
+"""`dms-tasks-bot serve | try | demo | doctor | simulate`."""
 
 from __future__ import annotations
 
@@ -46,6 +46,11 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="a terminal session that behaves like a Slack channel")
     demo.add_argument("--tz", default=None, help="the reader's time zone, e.g. Europe/Berlin")
     demo.add_argument("--channel", default="CTERMINAL", help="the channel id to act from")
+
+    sub.add_parser(
+        "doctor",
+        help="check the configured cloud: endpoint, credentials, project, aliases, paging",
+    )
 
     simulate = sub.add_parser("simulate", help="run the DMS API simulator")
     from bot.simulator import add_cli_arguments
@@ -153,7 +158,7 @@ def _check_port(port: int, host: str, *, name: str, allow_any: bool = False) -> 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    if args.command in {"try", "demo"}:
+    if args.command in {"try", "demo", "doctor"}:
         # Keep the terminal output to the message itself.
         logging.getLogger().setLevel(logging.ERROR)
     try:
@@ -171,6 +176,10 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 _serve(settings, args.host, args.port)
             return 0
+        if args.command == "doctor":
+            from bot.doctor import run_doctor
+
+            return asyncio.run(run_doctor(settings, sys.stdout))
         if args.command == "simulate":
             from bot.simulator import config_from_cli, serve_forever
 

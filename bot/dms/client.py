@@ -203,6 +203,13 @@ class DmsClient:
     async def aclose(self) -> None:
         await self._transport.aclose()
 
+    async def task_page_at(
+        self, instance: InstanceRef, position: int, by: PagingBy, *, limit: int = 1
+    ) -> TaskPage:
+        """One page at a raw position, as `start` or `offset` (offset = position - 1), with no
+        check on the position: `dms-tasks-bot doctor` probes how the gateway pages with it."""
+        return await self._task_page(instance, position, by, None, None, limit=limit)
+
     async def _task_page(
         self,
         instance: InstanceRef,
