@@ -159,7 +159,11 @@ class Runtime:
                 self.app, self.settings.slack_app_token.get_secret_value()
             )
             try:
-                await self._socket.connect_async()
+                # slack_sdk's Socket Mode client retries a refused connection for ever, logging
+                # a traceback each time: ask once ourselves, and fail start-up in words.
+                await AsyncWebClient(base_url=self.settings.slack_api_url).apps_connections_open(
+                    app_token=self.settings.slack_app_token.get_secret_value()
+                )
             except SlackApiError as exc:
                 error = str((exc.response or {}).get("error", "")) or "refused"
                 raise StartupFailed(
@@ -172,6 +176,7 @@ class Runtime:
                     f"Could not reach Slack for Socket Mode ({type(exc).__name__}): check the "
                     "network, and SLACK_API_URL if it is set."
                 ) from None
+            await self._socket.connect_async()
             log.info("serving in Socket Mode")
         self.jobs.start()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import sys
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -19,7 +20,15 @@ from bot.simulator import (
     SimulatorConfig,
     start_simulator,
 )
-from tests.e2e_harness import bot_env, button, serve_bot, signed_click, signed_command
+from tests.e2e_harness import (
+    REPO_ROOT,
+    bot_env,
+    button,
+    free_port,
+    serve_bot,
+    signed_click,
+    signed_command,
+)
 from tests.slack_mock import APP_TOKEN, SOCKET_FRAMES, SOCKET_OPENED, start_mock_slack
 
 CHANNEL, USER = "C0ONCALL", "U0ALICE"
@@ -92,3 +101,37 @@ async def test_socket_mode_acks_envelopes_and_answers_at_the_response_url() -> N
             await asyncio.wait_for(bot.process.wait(), timeout=10)
         assert bot.process.returncode == 0, bot.log[-2000:]
         assert "Traceback" not in bot.log
+
+
+async def test_an_app_token_slack_refuses_exits_2_with_one_clear_line() -> None:
+    async with (
+        start_simulator(SimulatorConfig(bulk_tasks=10)) as sim,
+        start_mock_slack() as slack,
+    ):
+        env = bot_env(
+            mock=slack,
+            dms_endpoint=sim.url,
+            config_path=None,
+            extra={"SLACK_APP_TOKEN": "xapp-1-not-this-apps-token", "SLACK_SIGNING_SECRET": ""},
+        )
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(free_port()),
+            env=env,
+            cwd=str(REPO_ROOT),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        output, _ = await asyncio.wait_for(process.communicate(), timeout=20)
+    text = output.decode()
+    assert process.returncode == 2, text
+    assert "Slack refused the Socket Mode connection (invalid_auth)" in text
+    assert "SLACK_APP_TOKEN" in text
+    assert "Traceback" not in text
+    assert "xapp-1-not-this-apps-token" not in text
