@@ -465,3 +465,23 @@ async def test_a_task_running_since_before_the_window_is_shown_counted_and_found
     assert "No tasks match" not in found
     assert "started before this window" in found
     assert "1 match status=running" in found
+
+
+async def test_no_url_password_reaches_slack_or_the_log_in_a_whole_run(stack: Stack) -> None:
+    # edge-cases holds a task whose params carry credentials inside URLs; every Params view,
+    # the listing and a shared copy are scanned, with everything Slack received and the log.
+    _, listing = await stack.command("edge-cases last 2d limit=100")
+    params = [b for b in buttons(listing) if b["action_id"].startswith(ActionId.PARAMS)]
+    assert len(params) > 10
+    for pressed in params:
+        url = stack.slack.response_url()
+        await stack.bot.send(signed_click(pressed, listing["blocks"], ONCALL, ALICE, url))
+        await stack.slack.wait_for(url)
+    url = stack.slack.response_url()
+    share = button(listing, ActionId.SHARE)
+    await stack.bot.send(signed_click(share, listing["blocks"], ONCALL, ALICE, url))
+    await stack.slack.wait_for(url, count=2)
+    seen = everything_slack_received(stack.slack) + stack.bot.log
+    assert "Modify connector sink" in seen or "modifyConnectorSink" in seen
+    for secret in ("url-pass-7Hq2", "url-pass-9Kz4"):
+        assert secret not in seen

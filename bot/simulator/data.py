@@ -168,7 +168,19 @@ def _edge_cases(seed: int, now: datetime) -> SimInstance:
     no_ms["updated_at"] = iso_s(at(19) + timedelta(seconds=4))
     missing_updated = f.task("extendBroker", at(20), "SUCCESS")
     del missing_updated["updated_at"]
-    specs += [no_ms, missing_updated]
+    # Credentials inside URLs, as connector and client configs carry them.
+    url_secrets = f.task(
+        "modifyConnectorSink",
+        at(21),
+        "SUCCESS",
+        params=json.dumps(
+            {
+                "sink_url": "sasl_ssl://orders-app:url-pass-7Hq2@broker-1.internal:9093",
+                "log": "connecting to https://svc:url-pass-9Kz4@obs.example.internal/ingest",
+            }
+        ),
+    )
+    specs += [no_ms, missing_updated, url_secrets]
     inst.tasks = _newest_first(specs)
     return inst
 
