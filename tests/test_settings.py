@@ -201,3 +201,27 @@ def test_channel_default_must_be_allowed_in_that_channel(
     settings = env(monkeypatch, **CLOUD, DMS_BOT_CONFIG=write(tmp_path, text))
     with pytest.raises(SettingsError, match="do not include C2"):
         settings.check_cloud()
+
+
+def test_huawei_cloud_europe_has_its_own_domain_for_dms_and_iam(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = env(monkeypatch, **CLOUD)
+    # As in the official SDK's iam_region.py.
+    assert settings.iam_endpoint_for("eu-west-101") == "https://iam.eu-west-101.myhuaweicloud.eu"
+    assert settings.endpoint_for("eu-west-101") == "https://dms.eu-west-101.myhuaweicloud.eu"
+    assert settings.iam_endpoint_for("cn-north-4") == "https://iam.cn-north-4.myhuaweicloud.com"
+
+
+@pytest.mark.parametrize("name", ["/dms-tasks", "/kafka-tasks", "/k_1"])
+def test_the_command_name_is_a_setting(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    assert env(monkeypatch, DMS_BOT_COMMAND=name).command == name
+
+
+@pytest.mark.parametrize("name", ["dms-tasks", "/dms tasks", "/", "/DMS"])
+def test_a_command_name_slack_would_not_accept_is_refused(
+    monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    monkeypatch.setenv("DMS_BOT_COMMAND", name)
+    with pytest.raises(SettingsError, match="DMS_BOT_COMMAND"):
+        load_settings()
