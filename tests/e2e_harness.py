@@ -260,6 +260,42 @@ async def _pump(
             ready.set()
 
 
+def _serve_command(port: int, args: tuple[str, ...]) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        *args,
+    ]
+
+
+async def serve_until_exit(
+    env: Mapping[str, str], *, timeout: float = 20, args: tuple[str, ...] = ()
+) -> tuple[int, str]:
+    """`dms-tasks-bot serve` that is expected to stop by itself (a start-up refusal): its exit
+    code and everything it printed."""
+    process = await asyncio.create_subprocess_exec(
+        *_serve_command(free_port(), args),
+        env=dict(env),
+        cwd=str(REPO_ROOT),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        output, _ = await asyncio.wait_for(process.communicate(), timeout=timeout)
+    except TimeoutError:
+        process.kill()
+        output, _ = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, output.decode(errors="replace")
+
+
 @asynccontextmanager
 async def serve_bot(
     env: Mapping[str, str],
@@ -272,15 +308,7 @@ async def serve_bot(
     default uvicorn's start-up line)."""
     port = free_port()
     process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot.cli",
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        *args,
+        *_serve_command(port, args),
         env=dict(env),
         cwd=str(REPO_ROOT),
         stdin=asyncio.subprocess.DEVNULL,

@@ -11,19 +11,7 @@ import random
 import pytest
 
 from bot.jobs import Backoff, JobRegistry
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
+from tests.fake_time import FakeTime
 
 
 async def test_a_crashing_job_is_logged_and_restarted_with_growing_backoff(

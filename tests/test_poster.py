@@ -14,28 +14,13 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.poster import ChannelUnavailable, Posted, PostFailed, SlackPoster
+from tests.fake_time import FakeTime
 from tests.slack_mock import BOT_TOKEN, POST_MESSAGE, MockSlack, start_mock_slack
 
 MESSAGE = {
     "text": "digest",
     "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "x"}}],
 }
-
-
-class FakeTime:
-    """A clock that moves only when the poster sleeps, and a log of when each post left."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-        await asyncio.sleep(0)
 
 
 @pytest.fixture
@@ -52,7 +37,7 @@ def poster(slack: MockSlack, time: FakeTime) -> SlackPoster:
 async def test_posts_to_one_channel_are_a_second_apart_and_other_channels_do_not_wait(
     slack: MockSlack,
 ) -> None:
-    time = FakeTime()
+    time = FakeTime(1000.0)
     sent_at: list[tuple[str, float]] = []
     post = poster(slack, time)
     client = post._client
@@ -89,7 +74,7 @@ async def test_posts_to_one_channel_are_a_second_apart_and_other_channels_do_not
 
 
 async def test_a_429_waits_the_retry_after_slack_asked_for_then_posts(slack: MockSlack) -> None:
-    time = FakeTime()
+    time = FakeTime(1000.0)
     slack.rate_limit_post_message(2, retry_after="7")
     outcome = await poster(slack, time).post("C1", MESSAGE)
     assert isinstance(outcome, Posted)
@@ -101,7 +86,7 @@ async def test_a_429_waits_the_retry_after_slack_asked_for_then_posts(slack: Moc
 async def test_rate_limits_past_the_retries_are_a_failure_not_an_exception(
     slack: MockSlack,
 ) -> None:
-    time = FakeTime()
+    time = FakeTime(1000.0)
     slack.rate_limit_post_message(10, retry_after="1")
     outcome = await poster(slack, time).post("C1", MESSAGE)
     assert outcome == PostFailed("C1", "ratelimited")
@@ -114,19 +99,19 @@ async def test_a_channel_the_bot_cannot_post_in_is_a_typed_outcome(
 ) -> None:
     slack.member_of.add("C9")
     slack.fail_post_message(error)
-    outcome = await poster(slack, FakeTime()).post("C9", MESSAGE)
+    outcome = await poster(slack, FakeTime(1000.0)).post("C9", MESSAGE)
     assert outcome == ChannelUnavailable("C9", error)  # type: ignore[arg-type]
 
 
 async def test_other_refusals_name_slacks_error(slack: MockSlack) -> None:
     slack.fail_post_message("msg_blocks_too_long")
-    outcome = await poster(slack, FakeTime()).post("C1", MESSAGE)
+    outcome = await poster(slack, FakeTime(1000.0)).post("C1", MESSAGE)
     assert outcome == PostFailed("C1", "msg_blocks_too_long")
 
 
 async def test_a_channel_the_bot_is_not_in_answers_as_slack_does(slack: MockSlack) -> None:
     slack.public_channels.add("C0PUBLIC")
-    post = poster(slack, FakeTime())
+    post = poster(slack, FakeTime(1000.0))
     assert await post.post("C0PUBLIC", MESSAGE) == ChannelUnavailable("C0PUBLIC", "not_in_channel")
     assert await post.post("G0PRIVATE", MESSAGE) == ChannelUnavailable(
         "G0PRIVATE", "channel_not_found"

@@ -11,6 +11,7 @@ import pytest
 from bot.jobs import Backoff, JobRegistry
 from bot.runtime import Runtime
 from bot.settings import Settings
+from tests.fake_time import FakeTime
 
 SETTINGS = {
     "HUAWEICLOUD_SDK_AK": "AKEXAMPLE",
@@ -22,18 +23,6 @@ SETTINGS = {
 }
 
 
-class FakeSleep:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
-        await asyncio.sleep(0)
-
-
 async def health(runtime: Runtime) -> httpx.Response:
     transport = httpx.ASGITransport(app=runtime.asgi())
     async with httpx.AsyncClient(transport=transport, base_url="http://bot") as http:
@@ -42,7 +31,7 @@ async def health(runtime: Runtime) -> httpx.Response:
 
 async def test_a_crashing_job_is_restarted_and_the_process_stays_healthy() -> None:
     runtime = Runtime(Settings.model_validate(SETTINGS), with_slack=False)
-    fake = FakeSleep()
+    fake = FakeTime()
     runtime.jobs = JobRegistry(backoff=Backoff(), clock=fake.clock, sleep=fake.sleep)
     crashes = 0
     third = asyncio.Event()

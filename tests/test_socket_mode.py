@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import sys
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -21,11 +20,10 @@ from bot.simulator import (
     start_simulator,
 )
 from tests.e2e_harness import (
-    REPO_ROOT,
     bot_env,
     button,
-    free_port,
     serve_bot,
+    serve_until_exit,
     signed_click,
     signed_command,
 )
@@ -114,23 +112,8 @@ async def test_an_app_token_slack_refuses_exits_2_with_one_clear_line() -> None:
             config_path=None,
             extra={"SLACK_APP_TOKEN": "xapp-1-not-this-apps-token", "SLACK_SIGNING_SECRET": ""},
         )
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot.cli",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(free_port()),
-            env=env,
-            cwd=str(REPO_ROOT),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        output, _ = await asyncio.wait_for(process.communicate(), timeout=20)
-    text = output.decode()
-    assert process.returncode == 2, text
+        code, text = await serve_until_exit(env)
+    assert code == 2, text
     assert "Slack refused the Socket Mode connection (invalid_auth)" in text
     assert "SLACK_APP_TOKEN" in text
     assert "Traceback" not in text
