@@ -19,6 +19,7 @@ class ActionId(StrEnum):
     SHOW_PROBLEMS = "dms_show_problems"
     BACK = "dms_back_to_list"
     PICK_INSTANCE = "dms_pick_instance"
+    OPEN_LIST = "dms_open_list"
 
     def unique(self, n: int | str) -> str:
         return f"{self.value}:{n}"
@@ -45,6 +46,7 @@ class BlockId(StrEnum):
     FOOTER = "dms_footer"
     PARAMS = "dms_params"
     NOTICE = "dms_notice"
+    DIGEST = "dms_digest"
 
     def unique(self, n: int | str) -> str:
         return f"{self.value}:{n}"

@@ -132,3 +132,43 @@ Outcome = TaskReport | ParamsView | Refusal | Problem | UnknownInstance | HelpVi
 def is_shareable(outcome: Outcome) -> TypeGuard[TaskReport | ParamsView]:
     """Only answers about tasks go public: a refusal, an error or help stays with its reader."""
     return isinstance(outcome, TaskReport | ParamsView)
+
+
+@dataclass(frozen=True)
+class InstanceDigest:
+    """One instance's part of a digest: counts, what failed, what is still running."""
+
+    instance: InstanceRef
+    counts: dict[str, int] = field(default_factory=dict)  # by upper-case status, the period
+    previous_total: int | None = None  # tasks in the period before, for the change
+    failed: tuple[Task, ...] = ()
+    running: tuple[Task, ...] = ()  # not known to be finished: the period's and earlier ones
+    started_earlier: frozenset[str] = frozenset()  # ids of running tasks from before the period
+    overdue: dict[str, DurationRange | None] = field(default_factory=dict)
+    busiest: tuple[tuple[str, int], ...] = ()  # (task name, count), most first
+    shortfall: int = 0  # tasks the API counted but did not return
+    unavailable: str = ""  # why this instance could not be read, when it could not
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def quiet(self) -> bool:
+        return not self.unavailable and self.total == 0 and not self.running
+
+
+@dataclass(frozen=True)
+class DigestReport:
+    """A digest of some instances over one period, for everyone in a channel."""
+
+    begin: datetime  # aware UTC
+    end: datetime
+    now: datetime
+    instances: tuple[InstanceDigest, ...]
+    refused: tuple[str, ...] = ()  # targets the channel may not see, or that are unknown
+    quiet: bool = False  # a quiet digest says one line when nothing happened
+
+    @property
+    def nothing_happened(self) -> bool:
+        return not self.refused and all(i.quiet for i in self.instances)

@@ -82,6 +82,7 @@ class TaskService:
         self._aliases = settings.instance_refs()
         self.access = AccessPolicy(settings.access_rules(), self._aliases)
         self._names: dict[str, str] = {}  # instance id -> name, from instance lists seen
+        self._utc = ZoneInfo("UTC")
 
     # ---- use cases ---------------------------------------------------------------------------
 
@@ -137,7 +138,7 @@ class TaskService:
         resolved = await self._resolve(target, requester)
         if not isinstance(resolved, InstanceRef):
             return resolved
-        if not self.access.allows(resolved, requester.channel_id, requester.user_id):
+        if not self.access.allows(resolved, requester.channel_id, requester.user_id or None):
             return self._refusal(target, resolved, requester)
         query = TaskQuery(
             target=self._state_target(resolved),
@@ -206,12 +207,7 @@ class TaskService:
         cached = await self._cache.window(instance, query.window.begin, query.window.end)
         window = cached.value
         now = self._clock()
-        lookback = await self._lookback(instance, query.window.begin, now)
-        earlier = tuple(
-            t
-            for t in (lookback.tasks if lookback else ())
-            if t.is_active and t.created_at is not None and t.created_at < query.window.begin
-        )
+        earlier, lookback = await self.running_before(instance, query.window.begin, now)
         counts = Counter(t.status_upper or "UNKNOWN" for t in window.tasks)
         # Still running from before the window first: during an incident they are the question.
         matching = tuple(t for t in (*earlier, *window.tasks) if _matches(query.filters, t))
@@ -244,6 +240,19 @@ class TaskService:
             reported_total=window.reported_total,
         )
 
+    async def running_before(
+        self, instance: InstanceRef, begin: datetime, now: datetime
+    ) -> tuple[tuple[Task, ...], TaskWindow | None]:
+        """The tasks not known to be finished that started before `begin`, and the look-back
+        they came from (None when it could not be read)."""
+        lookback = await self._lookback(instance, begin, now)
+        earlier = tuple(
+            t
+            for t in (lookback.tasks if lookback else ())
+            if t.is_active and t.created_at is not None and t.created_at < begin
+        )
+        return earlier, lookback
+
     async def _lookback(
         self, instance: InstanceRef, begin: datetime, now: datetime
     ) -> TaskWindow | None:
@@ -263,7 +272,7 @@ class TaskService:
             return None
 
     async def _help(self, requester: Requester) -> HelpView:
-        visible = list(self.access.visible_aliases(requester.channel_id, requester.user_id))
+        visible = list(self.access.visible_aliases(requester.channel_id, requester.user_id or None))
         if self.access.open:
             # Without access rules every instance is fair game: list their names too.
             visible.extend(i.name for i in await self._known_instances() if i.name not in visible)
@@ -293,6 +302,55 @@ class TaskService:
 
     def _remember_names(self, instances: list[Instance]) -> None:
         self._names.update({i.instance_id.lower(): i.name for i in instances if i.name})
+
+    # ---- for digests and alerts: a channel with no person behind it ---------------------
+
+    async def channel_instances(self, channel_id: str) -> list[InstanceRef]:
+        """Every instance the whole channel may see: its aliases and, with no access rules,
+        every instance of the default project."""
+        refs = [r for r in self._aliases.values() if self.access.allows(r, channel_id)]
+        if self.access.open:
+            project, region = self._settings.project_id, self._settings.default_region
+            known = {r.instance_id.lower() for r in refs}
+            for instance in await self._known_instances():
+                if project and region and instance.instance_id.lower() not in known:
+                    refs.append(
+                        InstanceRef(
+                            instance_id=instance.instance_id,
+                            project_id=project,
+                            region=region,
+                            name=instance.name,
+                        )
+                    )
+        return refs
+
+    async def resolve_for_channel(self, target: str, channel_id: str) -> InstanceRef | Outcome:
+        """`target` as the whole channel may use it (a refusal or an unknown name otherwise)."""
+        return await self._guarded_resolve(target, Requester(channel_id, "", self._utc))
+
+    async def _guarded_resolve(self, target: str, requester: Requester) -> InstanceRef | Outcome:
+        try:
+            resolved = await self._resolve(target, requester)
+        except Answer as answer:
+            return answer.outcome
+        except DmsError as exc:
+            return messages.problem_for(exc)
+        if isinstance(resolved, InstanceRef) and not self.access.allows(
+            resolved, requester.channel_id
+        ):
+            return self._refusal(target, resolved, requester)
+        return resolved
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    @property
+    def cache(self) -> TaskCache:
+        return self._cache
+
+    def now(self) -> datetime:
+        return self._clock()
 
     def _with_me(self, query: TaskQuery, requester: Requester) -> TaskQuery:
         """`user=me`: the requester's own cloud user name, from the config file. The name, not
@@ -352,7 +410,7 @@ class TaskService:
         return project, region
 
     async def _resolve_name(self, name: str, requester: Requester) -> InstanceRef | UnknownInstance:
-        visible = self.access.visible_aliases(requester.channel_id, requester.user_id)
+        visible = self.access.visible_aliases(requester.channel_id, requester.user_id or None)
         candidates: list[str] = list(visible)
         found: InstanceRef | None = None
         # With access rules, only configured aliases are reachable: listing instances would only

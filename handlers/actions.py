@@ -105,7 +105,19 @@ def _delivered(response: Any) -> bool:
     return status == 200
 
 
+async def open_list(
+    ack: AsyncAck, action: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext
+) -> None:
+    """A digest's "Open full list": the clicker's own ephemeral listing, with the usual buttons;
+    the channel's message stays as it is."""
+    await ack()
+    async with Deps.of(context).work.track():
+        outcome = await _pressed(action, context)
+        await respond(replace_original=False, response_type="ephemeral", **render_outcome(outcome))
+
+
 def register(app: AsyncApp) -> None:
     for action_id in IN_PLACE:
         app.action(action_id.pattern())(replace_in_place)
     app.action(ActionId.SHARE.pattern())(share)
+    app.action(ActionId.OPEN_LIST.pattern())(open_list)

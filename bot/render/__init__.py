@@ -20,6 +20,7 @@ from typing import Any
 
 from bot.blockkit import MAX_BLOCKS, InvalidMessage, check_posted_message, context_block
 from bot.ids import BlockId
+from bot.render.digest import render_digest
 from bot.render.help import render_help
 from bot.render.notices import (
     render_problem,
@@ -46,6 +47,7 @@ from bot.report import (
 __all__ = [
     "message_buttons",
     "params_lines",
+    "render_digest",
     "render_help",
     "render_outcome",
     "render_params",

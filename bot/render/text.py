@@ -18,6 +18,9 @@ _LINK = re.compile(r"<([^<>|]*)\|([^<>]*)>|<([^<>]*)>")
 def _plain_mrkdwn(text: str) -> str:
     def link(match: re.Match[str]) -> str:
         if match.group(1) is not None:
+            if match.group(1).startswith("!date^"):
+                # A date token: its fallback is what a terminal (or an old client) shows.
+                return match.group(2)
             return f"{match.group(2)} ({match.group(1)})"
         target = match.group(3)
         if target.startswith(("#", "@")):
