@@ -6,18 +6,45 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, time, timedelta
+from typing import TYPE_CHECKING
 
 from bot import messages
 from bot.dms.errors import DmsError
-from bot.domain.digests import ALL_TARGETS
+from bot.domain.digests import ALL_TARGETS, Subscription
 from bot.domain.durations import overdue_tasks, typical_durations
 from bot.domain.instances import InstanceRef
 from bot.domain.query import whole_seconds
+from bot.domain.schedule import next_due
 from bot.domain.tasks import TaskStatus
+from bot.grammar.digest_commands import (
+    DigestAdd,
+    DigestList,
+    DigestPreview,
+    DigestRemove,
+    parse_digest_command,
+)
+from bot.grammar.words import QueryError
 from bot.labels import task_label
-from bot.report import DigestReport, InstanceDigest, Problem, Refusal, UnknownInstance
-from bot.service import TaskService
+from bot.poster import ChannelUnavailable
+from bot.render.digest_admin import render_digest_announcement
+from bot.report import (
+    DigestAdded,
+    DigestListing,
+    DigestPreviewView,
+    DigestRemoved,
+    DigestReport,
+    DigestScheduled,
+    InstanceDigest,
+    Outcome,
+    Problem,
+    Refusal,
+    UnknownInstance,
+)
+from bot.service import Announce, Requester, TaskService
+
+if TYPE_CHECKING:
+    from bot.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -26,10 +53,149 @@ CONCURRENCY = 5
 BUSIEST = 3
 
 
+DEFAULT_AT = time(9, 0)
+PREVIEW_PERIOD = timedelta(hours=24)
+NOTICE_KEEP_S = 30 * 86400.0
+
+
 class DigestService:
-    def __init__(self, service: TaskService) -> None:
+    def __init__(self, service: TaskService, store: Store | None = None) -> None:
         self._service = service
+        self._store = store
         self._limit = asyncio.Semaphore(CONCURRENCY)
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            raise RuntimeError("digests need a store")
+        return self._store
+
+    # ---- `digest …` --------------------------------------------------------------------------
+
+    async def command(
+        self, text: str, requester: Requester, announce: Announce | None = None
+    ) -> Outcome:
+        command = self._service.settings.command
+        try:
+            parsed = parse_digest_command(text)
+        except QueryError as exc:
+            return Problem(summary=exc.message, example=f"{command} {exc.example}")
+        match parsed:
+            case DigestList():
+                return await self._list(requester.channel_id)
+            case DigestPreview():
+                end = self._service.now()
+                report = await self.build(
+                    requester.channel_id, parsed.targets, end - PREVIEW_PERIOD, end
+                )
+                return DigestPreviewView(report)
+            case DigestRemove():
+                return await self._remove(parsed.id, requester)
+            case DigestAdd():
+                return await self._add(parsed, requester, announce)
+        raise AssertionError(parsed)
+
+    def _may_manage(self, requester: Requester) -> Problem | None:
+        managers = self._service.settings.load_config().digests.managers
+        if managers is None or requester.user_id in managers:
+            return None
+        return Problem(
+            summary="Only certain people may add or remove digests here.",
+            hint="Ask one of the bot's admins; digest list and preview work for everyone.",
+        )
+
+    async def _add(
+        self, add: DigestAdd, requester: Requester, announce: Announce | None
+    ) -> Outcome:
+        command = self._service.settings.command
+        if refused := self._may_manage(requester):
+            return refused
+        refs, refused_targets = await self.targets(requester.channel_id, add.targets)
+        if refused_targets or not refs:
+            allowed = ",".join(r.alias or r.instance_id for r in refs) or "all"
+            return Problem(
+                summary="This channel cannot have a digest of "
+                + (", ".join(refused_targets) if refused_targets else "no instance at all")
+                + ".",
+                example=f"{command} digest add {allowed} at {(add.at or DEFAULT_AT):%H:%M}",
+            )
+        now = self._service.now()
+        sub = Subscription(
+            id=await self.store.new_id(),
+            channel_id=requester.channel_id,
+            targets=add.targets,
+            at=add.at or DEFAULT_AT,
+            tz=add.tz or requester.tz.key,
+            days=add.days,
+            quiet=add.quiet,
+            created_by=requester.user_id,
+            created_at=now,
+        )
+        scheduled = DigestScheduled(sub, next_due(sub, now), tuple(r.display_name for r in refs))
+        if announce is not None:
+            posted = await announce(
+                requester.channel_id, render_digest_announcement(scheduled, requester.user_id)
+            )
+            if isinstance(posted, ChannelUnavailable):
+                return Problem(
+                    summary=f"I cannot post in this channel ({posted.reason}), so a digest here "
+                    "would never arrive.",
+                    hint="Invite the bot first (/invite @dms-tasks-bot; a DM with someone else "
+                    "cannot have one), then add the digest again.",
+                )
+        await self.store.add(sub)
+        return DigestAdded(command, scheduled)
+
+    async def _list(self, channel_id: str) -> DigestListing:
+        now = self._service.now()
+        subs = await self.store.for_channel(channel_id)
+        everything: tuple[str, ...] | None = None
+        scheduled = []
+        for sub in subs:
+            covers: tuple[str, ...] = ()
+            if ALL_TARGETS in sub.targets:
+                if everything is None:
+                    everything = tuple(
+                        r.display_name for r in await self._service.channel_instances(channel_id)
+                    )
+                covers = everything
+            nxt = None if sub.paused else next_due(sub, now)
+            scheduled.append(DigestScheduled(sub, nxt, covers))
+        return DigestListing(self._service.settings.command, channel_id, tuple(scheduled))
+
+    async def _remove(self, digest_id: str, requester: Requester) -> Outcome:
+        command = self._service.settings.command
+        sub = await self.store.get(digest_id)
+        if sub is None or sub.channel_id != requester.channel_id:
+            # A digest of another channel is not this channel's to see or remove.
+            return Problem(
+                summary=f"This channel has no digest {digest_id}.",
+                example=f"{command} digest list",
+            )
+        if refused := self._may_manage(requester):
+            return refused
+        await self.store.remove(digest_id)
+        return DigestRemoved(sub)
+
+    async def notices_for(self, user_id: str) -> list[str]:
+        """Digests this person added that were paused since they last heard of it; each is
+        told once (a done marker in the store, shared by every replica)."""
+        if self._store is None or not user_id:
+            return []
+        notices = []
+        for sub in await self.store.all():
+            if sub.created_by != user_id or sub.paused is None:
+                continue
+            key = f"digest-paused-notice:{sub.id}"
+            if await self.store.is_done(key):
+                continue
+            await self.store.mark_done(key, NOTICE_KEEP_S)
+            notices.append(
+                f"Your digest {sub.id} (channel {sub.channel_id}) is paused: Slack answered "
+                f"{sub.paused} when it was due. Invite the bot to that channel, then add the "
+                "digest again (and remove the old one)."
+            )
+        return notices
 
     async def targets(
         self, channel_id: str, targets: tuple[str, ...]

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import TypeGuard
 from zoneinfo import ZoneInfo
 
+from bot.domain.digests import Subscription
 from bot.domain.durations import DurationRange
 from bot.domain.instances import InstanceRef
 from bot.domain.query import TaskQuery
@@ -126,9 +127,6 @@ class HelpView:
     restricted: bool = False
 
 
-Outcome = TaskReport | ParamsView | Refusal | Problem | UnknownInstance | HelpView | WhichInstance
-
-
 def is_shareable(outcome: Outcome) -> TypeGuard[TaskReport | ParamsView]:
     """Only answers about tasks go public: a refusal, an error or help stays with its reader."""
     return isinstance(outcome, TaskReport | ParamsView)
@@ -172,3 +170,50 @@ class DigestReport:
     @property
     def nothing_happened(self) -> bool:
         return not self.refused and all(i.quiet for i in self.instances)
+
+
+@dataclass(frozen=True)
+class DigestScheduled:
+    """A digest a channel has: for `digest add` (just added) and `digest list`."""
+
+    subscription: Subscription
+    next_run: datetime | None  # aware UTC; None while paused
+    covers: tuple[str, ...]  # the instances it covers now, by name
+
+
+@dataclass(frozen=True)
+class DigestAdded:
+    command: str
+    digest: DigestScheduled
+
+
+@dataclass(frozen=True)
+class DigestListing:
+    command: str
+    channel_id: str
+    digests: tuple[DigestScheduled, ...]
+
+
+@dataclass(frozen=True)
+class DigestRemoved:
+    subscription: Subscription
+
+
+@dataclass(frozen=True)
+class DigestPreviewView:
+    report: DigestReport
+
+
+Outcome = (
+    TaskReport
+    | ParamsView
+    | Refusal
+    | Problem
+    | UnknownInstance
+    | HelpView
+    | WhichInstance
+    | DigestAdded
+    | DigestListing
+    | DigestRemoved
+    | DigestPreviewView
+)

@@ -4,7 +4,6 @@ plain results in bot.report, which bot.render turns into a message."""
 
 from __future__ import annotations
 
-import difflib
 import logging
 import math
 import uuid
@@ -12,20 +11,22 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from bot import messages
 from bot.dms.cache import TaskCache
-from bot.dms.errors import DmsAuthError, DmsError
-from bot.domain.access import AccessPolicy
+from bot.dms.errors import DmsError
 from bot.domain.durations import overdue_tasks, typical_durations
-from bot.domain.instances import INSTANCE_ID_PATTERN, InstanceRef
+from bot.domain.instances import InstanceRef
 from bot.domain.query import TaskFilters, TaskQuery, refreshed
-from bot.domain.tasks import Instance, Task, TaskStatus, TaskWindow
+from bot.domain.tasks import Task, TaskStatus, TaskWindow
+from bot.grammar.digest_commands import is_digest_command
 from bot.grammar.parser import parse_command
 from bot.grammar.state import ButtonState
 from bot.grammar.words import HelpRequest, QueryError
 from bot.ids import ActionId
+from bot.instances import Answer, Instances
 from bot.labels import task_label
 from bot.report import (
     HelpView,
@@ -42,12 +43,15 @@ from bot.settings import Settings
 log = logging.getLogger(__name__)
 
 
-class Answer(Exception):
-    """Raised deep in a use case to answer with `outcome` at once."""
+# Posts a message in a channel as the bot (the poster's `post`): how `digest add` learns at once
+# whether the bot can post there, and tells the channel a digest was added.
+Announce = Callable[[str, dict[str, Any]], Awaitable[Any]]
 
-    def __init__(self, outcome: Outcome) -> None:
-        super().__init__(type(outcome).__name__)
-        self.outcome = outcome
+
+class DigestCommands(Protocol):
+    async def command(
+        self, text: str, requester: Requester, announce: Announce | None
+    ) -> Outcome: ...
 
 
 @dataclass(frozen=True)
@@ -79,16 +83,19 @@ class TaskService:
         self._cache = cache
         self._clock = clock
         self._config = settings.load_config()
-        self._aliases = settings.instance_refs()
-        self.access = AccessPolicy(settings.access_rules(), self._aliases)
-        self._names: dict[str, str] = {}  # instance id -> name, from instance lists seen
+        self.instances = Instances(settings, cache)
+        self.access = self.instances.access
         self._utc = ZoneInfo("UTC")
+        # The digest use cases, when the runtime has a store for them.
+        self.digests: DigestCommands | None = None
 
     # ---- use cases ---------------------------------------------------------------------------
 
-    async def command(self, text: str, requester: Requester) -> Outcome:
-        """`/dms-tasks <text>`."""
-        return await self._guarded(self._command(text, requester))
+    async def command(
+        self, text: str, requester: Requester, announce: Announce | None = None
+    ) -> Outcome:
+        """`/dms-tasks <text>`. `announce` posts in the channel as the bot (for `digest add`)."""
+        return await self._guarded(self._command(text, requester, announce))
 
     async def press(self, action: ActionId, state: ButtonState, requester: Requester) -> Outcome:
         """Any button of ours: what it shows next. Params shows one task's params; Share shows
@@ -116,12 +123,16 @@ class TaskService:
                 reference=f"error id {error_id}",
             )
 
-    async def _command(self, text: str, requester: Requester) -> Outcome:
+    async def _command(
+        self, text: str, requester: Requester, announce: Announce | None = None
+    ) -> Outcome:
         # People paste whole commands from help or a runbook into the command's text.
         stripped = text.strip()
         command = self._settings.command.lower()
         if stripped.lower().startswith(command + " ") or stripped.lower() == command:
             text = stripped[len(command) :]
+        if self.digests is not None and is_digest_command(text):
+            return await self.digests.command(text, requester, announce)
         parsed = parse_command(text, now=self._clock(), tz=requester.tz)
         if isinstance(parsed, HelpRequest):
             return await self._help(requester)
@@ -135,7 +146,9 @@ class TaskService:
             return WhichInstance(
                 command=self._settings.command, query=parsed, instances=help_view.instances
             )
-        resolved = await self._resolve(target, requester)
+        resolved = await self.instances.resolve(
+            target, requester.channel_id, requester.user_id or None
+        )
         if not isinstance(resolved, InstanceRef):
             return resolved
         if not self.access.allows(resolved, requester.channel_id, requester.user_id or None):
@@ -190,7 +203,9 @@ class TaskService:
         # a copied or edited value cannot reach an instance the channel may not see.
         if not query.target:
             raise QueryError("That button's value names no instance.", "help")
-        resolved = await self._resolve(query.target, requester, exact_only=True)
+        resolved = await self.instances.resolve(
+            query.target, requester.channel_id, requester.user_id or None, exact_only=True
+        )
         if isinstance(resolved, InstanceRef) and not self.access.allows(
             resolved, requester.channel_id, requester.user_id
         ):
@@ -275,7 +290,7 @@ class TaskService:
         visible = list(self.access.visible_aliases(requester.channel_id, requester.user_id or None))
         if self.access.open:
             # Without access rules every instance is fair game: list their names too.
-            visible.extend(i.name for i in await self._known_instances() if i.name not in visible)
+            visible.extend(i.name for i in await self.instances.known() if i.name not in visible)
         return HelpView(
             command=self._settings.command,
             instances=tuple(visible),
@@ -283,46 +298,10 @@ class TaskService:
             restricted=not self.access.open,
         )
 
-    async def _known_instances(self) -> list[Instance]:
-        """The default project's instances, for help; empty when they cannot be listed (the
-        identity may lack dms:instance:list). Rejected credentials are not swallowed: the user
-        must learn of them rather than see an empty list."""
-        project, region = self._settings.project_id, self._settings.default_region
-        if not (project and region):
-            return []
-        try:
-            cached = await self._cache.instances(project, region)
-        except DmsAuthError:
-            raise
-        except DmsError as exc:
-            log.info("could not list instances for names: %s", exc)
-            return []
-        self._remember_names(cached.value)
-        return cached.value
-
-    def _remember_names(self, instances: list[Instance]) -> None:
-        self._names.update({i.instance_id.lower(): i.name for i in instances if i.name})
-
     # ---- for digests and alerts: a channel with no person behind it ---------------------
 
     async def channel_instances(self, channel_id: str) -> list[InstanceRef]:
-        """Every instance the whole channel may see: its aliases and, with no access rules,
-        every instance of the default project."""
-        refs = [r for r in self._aliases.values() if self.access.allows(r, channel_id)]
-        if self.access.open:
-            project, region = self._settings.project_id, self._settings.default_region
-            known = {r.instance_id.lower() for r in refs}
-            for instance in await self._known_instances():
-                if project and region and instance.instance_id.lower() not in known:
-                    refs.append(
-                        InstanceRef(
-                            instance_id=instance.instance_id,
-                            project_id=project,
-                            region=region,
-                            name=instance.name,
-                        )
-                    )
-        return refs
+        return await self.instances.for_channel(channel_id)
 
     async def resolve_for_channel(self, target: str, channel_id: str) -> InstanceRef | Outcome:
         """`target` as the whole channel may use it (a refusal or an unknown name otherwise)."""
@@ -330,7 +309,9 @@ class TaskService:
 
     async def _guarded_resolve(self, target: str, requester: Requester) -> InstanceRef | Outcome:
         try:
-            resolved = await self._resolve(target, requester)
+            resolved = await self.instances.resolve(
+                target, requester.channel_id, requester.user_id or None
+            )
         except Answer as answer:
             return answer.outcome
         except DmsError as exc:
@@ -376,67 +357,9 @@ class TaskService:
         channel = self._config.channels.get(channel_id)
         return channel.default_instance if channel else None
 
+    async def _resolve(self, target: str, requester: Requester) -> InstanceRef | UnknownInstance:
+        return await self.instances.resolve(target, requester.channel_id, requester.user_id or None)
+
     def _state_target(self, instance: InstanceRef) -> str:
         # Aliases are stable and short; otherwise the id, never a fuzzy name.
         return instance.alias or instance.instance_id
-
-    async def _resolve(
-        self, target: str, requester: Requester, *, exact_only: bool = False
-    ) -> InstanceRef | UnknownInstance:
-        alias = self._aliases.get(target.lower())
-        if alias is not None:
-            return alias
-        if INSTANCE_ID_PATTERN.match(target):
-            for ref in self._aliases.values():
-                if ref.instance_id.lower() == target.lower():
-                    return ref
-            project, region = self._default_location()
-            # Names come only from instance lists already fetched: an id must not cost a second
-            # API call (a second failed signature with a bad SK, a second retry budget).
-            return InstanceRef(
-                instance_id=target.lower(),
-                project_id=project,
-                region=region,
-                name=self._names.get(target.lower()),
-            )
-        if exact_only:
-            return UnknownInstance(typed=target, suggestions=(), example=self._example("help"))
-        return await self._resolve_name(target, requester)
-
-    def _default_location(self) -> tuple[str, str]:
-        project, region = self._settings.project_id, self._settings.default_region
-        if not project or not region:
-            raise Answer(messages.no_default_location())
-        return project, region
-
-    async def _resolve_name(self, name: str, requester: Requester) -> InstanceRef | UnknownInstance:
-        visible = self.access.visible_aliases(requester.channel_id, requester.user_id or None)
-        candidates: list[str] = list(visible)
-        found: InstanceRef | None = None
-        # With access rules, only configured aliases are reachable: listing instances would only
-        # reveal names the channel may not use.
-        if self.access.open:
-            project, region = self._default_location()
-            instances = (await self._cache.instances(project, region)).value
-            self._remember_names(instances)
-            exact = [i for i in instances if i.name == name] or [
-                i for i in instances if i.name.lower() == name.lower()
-            ]
-            if exact:
-                found = InstanceRef(
-                    instance_id=exact[0].instance_id,
-                    project_id=project,
-                    region=region,
-                    name=exact[0].name,
-                )
-            candidates.extend(i.name for i in instances)
-        if found is not None:
-            return found
-        lowered = {c.lower(): c for c in candidates}
-        close = difflib.get_close_matches(name.lower(), list(lowered), n=3, cutoff=0.6)
-        suggestions = tuple(lowered[c] for c in close)
-        return UnknownInstance(
-            typed=name,
-            suggestions=suggestions,
-            example=self._example(f"{suggestions[0]} last 1h" if suggestions else "help"),
-        )

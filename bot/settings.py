@@ -55,6 +55,15 @@ class ChannelConfig(BaseModel):
     default_instance: str
 
 
+class DigestConfig(BaseModel):
+    """`[digests]`: who may add and remove a channel's digests."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Slack user ids; unset means anyone who may use the bot in that channel.
+    managers: list[str] | None = None
+
+
 class BotConfig(BaseModel):
     """The TOML file named by DMS_BOT_CONFIG."""
 
@@ -65,6 +74,7 @@ class BotConfig(BaseModel):
     channels: dict[str, ChannelConfig] = Field(default_factory=dict)
     # Slack user id -> that person's Huawei Cloud user name, for `user=me`.
     cloud_users: dict[str, str] = Field(default_factory=dict)
+    digests: DigestConfig = Field(default_factory=DigestConfig)
 
     @property
     def has_access_rules(self) -> bool:
@@ -129,6 +139,15 @@ class Settings(BaseSettings):
         pattern=r"^/[a-z0-9_-]{1,31}$",
         validation_alias=_env("DMS_BOT_COMMAND"),
     )
+    # Digests: the store, and how late a missed digest may still be posted.
+    db_path: Path = Field(default=Path("dms-tasks-bot.db"), validation_alias=_env("DMS_BOT_DB"))
+    redis_url: SecretStr | None = Field(default=None, validation_alias=_env("REDIS_URL"))
+    digest_grace_minutes: float = Field(
+        default=120, ge=0, le=24 * 60, validation_alias=_env("DMS_BOT_DIGEST_GRACE_MINUTES")
+    )
+    scheduler_poll_seconds: float = Field(
+        default=15, gt=0, le=60, validation_alias=_env("DMS_BOT_SCHEDULER_POLL_SECONDS")
+    )
     # On SIGTERM, how long answers already acknowledged may take to finish.
     shutdown_grace_seconds: float = Field(
         default=10.0, ge=0, le=300, validation_alias=_env("DMS_BOT_SHUTDOWN_GRACE")
@@ -138,7 +157,7 @@ class Settings(BaseSettings):
     # The config file, read once on first use.
     _config: BotConfig | None = PrivateAttr(default=None)
 
-    @field_validator("config_path", mode="before")
+    @field_validator("config_path", "redis_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         # `docker run --env-file` turns `DMS_BOT_CONFIG=` into an empty string: that means unset.
@@ -150,6 +169,11 @@ class Settings(BaseSettings):
         if isinstance(value, str) and not value.strip():
             return None if info.field_name != "slack_api_url" else "https://slack.com/api/"
         return value
+
+    @field_validator("db_path", mode="before")
+    @classmethod
+    def _default_db(cls, value: Any) -> Any:
+        return "dms-tasks-bot.db" if isinstance(value, str) and not value.strip() else value
 
     @property
     def default_region(self) -> str | None:

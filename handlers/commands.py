@@ -8,7 +8,8 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_bolt.context.async_context import AsyncBoltContext
 
 from bot.blockkit import unescape
-from bot.render import render_outcome
+from bot.render import render_outcome, render_problem
+from bot.report import Problem
 from handlers.deps import Deps, requester_of
 
 
@@ -22,9 +23,14 @@ async def handle_command(
     async with deps.work.track():
         # Slack sends &, < and > as HTML entities in command text (its text formatting rules).
         text = unescape(command.get("text", ""))
-        outcome = await deps.service.command(text, requester_of(context))
+        requester = requester_of(context)
+        outcome = await deps.service.command(text, requester, announce=deps.poster.post)
         # Slash command replies are ephemeral unless shared.
         await respond(response_type="ephemeral", **render_outcome(outcome))
+        if deps.digests is not None:
+            # A digest this person added that Slack stopped taking: they hear of it once.
+            for notice in await deps.digests.notices_for(requester.user_id):
+                await respond(response_type="ephemeral", **render_problem(Problem(summary=notice)))
 
 
 def register(app: AsyncApp, command: str) -> None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from slack_bolt.context.async_context import AsyncBoltContext
 
+from bot.digests import DigestService
 from bot.poster import SlackPoster
 from bot.service import Requester, TaskService
 from bot.timezones import UserTimezones
@@ -22,6 +23,7 @@ class Deps:
     work: WorkTracker
     poster: SlackPoster
     command: str
+    digests: DigestService | None = None
 
     @staticmethod
     def of(context: AsyncBoltContext) -> Deps:

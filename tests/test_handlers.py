@@ -98,7 +98,7 @@ async def test_command_acks_before_asking_the_service(
     service = mocker.create_autospec(TaskService, instance=True)
     asked, release = asyncio.Event(), asyncio.Event()
 
-    async def answer(text: str, requester: Requester) -> HelpView:
+    async def answer(text: str, requester: Requester, announce: Any = None) -> HelpView:
         asked.set()
         await release.wait()
         return HELP

@@ -21,6 +21,12 @@ from typing import Any
 from bot.blockkit import MAX_BLOCKS, InvalidMessage, check_posted_message, context_block
 from bot.ids import BlockId
 from bot.render.digest import render_digest
+from bot.render.digest_admin import (
+    render_digest_added,
+    render_digest_listing,
+    render_digest_preview,
+    render_digest_removed,
+)
 from bot.render.help import render_help
 from bot.render.notices import (
     render_problem,
@@ -34,6 +40,10 @@ from bot.render.task_list import render_report
 from bot.render.text import message_buttons, render_text
 from bot.render.words import piece
 from bot.report import (
+    DigestAdded,
+    DigestListing,
+    DigestPreviewView,
+    DigestRemoved,
     HelpView,
     Outcome,
     ParamsView,
@@ -97,6 +107,14 @@ def _render_outcome(outcome: Outcome) -> dict[str, Any]:
             return render_help(outcome)
         case WhichInstance():
             return render_which_instance(outcome)
+        case DigestAdded():
+            return render_digest_added(outcome)
+        case DigestListing():
+            return render_digest_listing(outcome)
+        case DigestRemoved():
+            return render_digest_removed(outcome)
+        case DigestPreviewView():
+            return render_digest_preview(outcome)
     return render_problem(Problem(summary="I have nothing to show for that."))
 
 
