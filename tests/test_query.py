@@ -398,7 +398,12 @@ ERRORS = [
     ("prod-orders since 1900-01-01", UTC_Z, ['"since 1900-01-01"']),
     ("prod-orders since 0001-01-01", CHATHAM, ['"since 0001-01-01"']),
     ("prod-orders since 9999-12-31", CHATHAM, ['"since 9999-12-31"', "future"]),
-    ("prod-orders between 12:00 and 09:00", UTC_Z, ['"between 12:00 and 09:00"', "before"]),
+    (
+        "prod-orders between 2026-11-27 12:00 and 09:00",
+        UTC_Z,
+        ['"between 2026-11-27 12:00 and 09:00"', "before"],
+    ),
+    ("prod-orders between 2026-11-27 and 2026-11-20", UTC_Z, ["before"]),
     ("prod-orders between 09:00 and 12:00", LA, ['"between 09:00 and 12:00"', "future"]),
     ("prod-orders between 09:00", UTC_Z, ['"between 09:00"', "end"]),
     ("prod-orders between 09:00 and", UTC_Z, ['"between 09:00 and"']),
@@ -407,7 +412,9 @@ ERRORS = [
     ("prod-orders between 2026-09-01 and 2026-10-15", UTC_Z, ["31 days"]),
     ("prod-orders today yesterday", UTC_Z, ['"today"', '"yesterday"', "two windows"]),
     ("prod-orders last 1h since 09:00", UTC_Z, ['"last 1h"', '"since 09:00"', "two windows"]),
-    ("prod-orders status=foo", UTC_Z, ['"foo"', "failed", "executing", "cancelled"]),
+    ("prod-orders status=fo%o", UTC_Z, ['"fo%o"', "failed", "executing", "cancelled"]),
+    ("prod-orders status=" + "a" * 41, UTC_Z, ["isn't a task status", "40"]),
+    ("prod-orders status=a,b,c,d,e,f,g,h,i", UTC_Z, ["more than 8 statuses"]),
     ("prod-orders status=failed,runing", UTC_Z, ['"runing"', '"running"']),
     ("prod-orders status=", UTC_Z, ['"status="', "value"]),
     ("prod-orders status=,", UTC_Z, ['"status=,"']),
@@ -457,7 +464,7 @@ def test_bad_input_names_the_fragment_and_shows_a_working_example(
         ("lsat 1h status=failed", BERLIN, "last 1h status=failed"),
         ("prod-orders failed today", UTC_Z, "prod-orders status=failed today"),
         ("prod-orders 2h", UTC_Z, "prod-orders last 2h"),
-        ("prod-orders status=foo,failed", UTC_Z, "prod-orders status=failed"),
+        ("prod-orders status=fo%o,failed", UTC_Z, "prod-orders status=failed"),
         ("prod-orders limit=500", UTC_Z, "prod-orders limit=100"),
         ("prod-orders last 40d", UTC_Z, "prod-orders last 31d"),
         (
@@ -466,9 +473,14 @@ def test_bad_input_names_the_fragment_and_shows_a_working_example(
             "prod-orders between 2026-10-01 and 2026-10-30 status=failed",
         ),
         (
-            "prod-orders between 12:00 and 09:00",
+            "prod-orders between 2026-11-27 12:00 and 09:00",
             UTC_Z,
-            "prod-orders between 09:00 and 12:00",
+            "prod-orders between 2026-11-27 12:00 and 2026-11-28 09:00",
+        ),
+        (
+            "prod-orders between 2026-11-27 and 2026-11-20",
+            UTC_Z,
+            "prod-orders between 2026-11-20 and 2026-11-27",
         ),
         (
             "prod-orders between 15:00 and 16:00",
@@ -478,8 +490,8 @@ def test_bad_input_names_the_fragment_and_shows_a_working_example(
         ("prod-orders today last 1h", UTC_Z, "prod-orders today"),
         ("prod-orders name=a name=b", UTC_Z, "prod-orders name=a"),
         ('prod-orders user="alice', UTC_Z, "prod-orders user=alice"),
-        # Without the quote the words no longer parse: fall back to the target.
-        ('prod-orders user="Alice Smith', UTC_Z, "prod-orders last 1h"),
+        # Without the quote the words mean something else: close it instead.
+        ('prod-orders user="Alice Smith', UTC_Z, 'prod-orders user="Alice Smith"'),
     ],
 )
 def test_examples_are_close_to_what_was_typed(text: str, tz: ZoneInfo, example: str) -> None:
@@ -649,6 +661,22 @@ def test_largest_accepted_query_fits_a_button() -> None:
     assert decode_state(value) == (parsed, worst_task_id)
 
 
+def test_largest_query_with_raw_statuses_fits_a_button() -> None:
+    # Eight statuses of 40 characters, the most a query holds, with the worst of the rest.
+    statuses = ",".join(f"s{n}" + "x" * 38 for n in range(8))
+    target = '"' * 99 + "\\"
+    smileys, backslashes = "🙂" * 100, "\\" * 100
+    text = (
+        f"'{target}' between 2026-11-20 09:00:30 Europe/Berlin and 2026-11-27 10:00:30 "
+        f"status={statuses} name=\"{smileys}\" user='{backslashes}' limit=100 page=100000"
+    )
+    parsed = query(text)
+    assert len(parsed.filters.statuses) == 8
+    value = encode_state(parsed, task_id="\x00" * 128)
+    assert slack_len(value) <= MAX_BUTTON_VALUE
+    assert decode_state(value) == (parsed, "\x00" * 128)
+
+
 def test_a_task_id_too_long_for_a_button_is_refused_when_encoding() -> None:
     with pytest.raises(QueryError):
         encode_state(query("x"), task_id="a" * 129)
@@ -699,7 +727,9 @@ TAMPERED = [
     state(t="bad\u0000target"),
     state(t="\ud800"),
     state(s="FAILED"),
-    state(s=["FAILED", "BOGUS"]),
+    state(s=["FAILED", "BO GUS"]),
+    state(s=["FAILED", "X" * 41]),
+    state(s=[f"S{n}" for n in range(9)]),
     state(s=["failed"]),
     state(s=[1]),
     state(n=""),

@@ -56,6 +56,15 @@ WORDS = [
     "name=*Topic*", "name=", 'name="reset offset*"', "name='x", "user=alice", 'user="Alice Smith"',
     "user=“Bob B”", "limit=10", "limit=0", "limit=100", "limit=101", "limit=x", "page=2",
     "page=0", "foo=bar", "lsat", "prod-orders", "Prod-Orders", '"', "'", "“", "=", ",", "-",
+    # zones, ISO times, compound durations, days, ranges, pasted text, any status, running
+    "CET", "cest", "UTC", "Z", "PST", "IST", "Europe/Berlin", "america/los_angeles", "UTC+5:30",
+    "2026-11-27T09:00:00Z", "2026-11-27T09:00+01:00", "2026-03-29T02:30:00-05:00", "09:00Z",
+    "1h30m", "1d12h", "2h", "30m", "and", "on", "09:00–11:00", "23:00-01:00", "–", "—",
+    "*prod-orders*", "_x_", "`x`", "~x~", "prod-orders,", "1h.", "running", "status=rolling_back",
+    "status=faild", "status=" + "A" * 40, "user=me", "<!here>", "<@U123>", "<#C123|general>",
+    "<https://console.huaweicloud.com/dms/#/kafka/detail/4f1c8a52-1111-4222-8333-123456789abc>",
+    "https://console.huaweicloud.com/dms/?instanceId=4F1C8A52-1111-4222-8333-123456789ABC",
+    "https://example.com/", "<https://console.huaweicloud.com/|a link>",
 ]  # fmt: skip
 junk = st.text(max_size=12)
 pieces = st.one_of(st.sampled_from(WORDS), junk, st.integers(-5, 10**6).map(str))

@@ -1,9 +1,19 @@
 """The `/dms-tasks` grammar: command text -> TaskQuery. Pure: no I/O, the clock is passed in.
 
-    /dms-tasks [target] [window] [status=a,b] [name=GLOB] [user=NAME] [limit=N] [page=N] [help]
+    /dms-tasks [target] [window] [running] [status=a,b] [name=GLOB] [user=NAME] [limit=N]
+               [page=N] [help]
 
 Words are case-insensitive and may come in any order after the target. Values keep the text as
 typed (for display) and match case-insensitively. Quotes group words: `user="Alice Smith"`.
+What people paste is read as meant (pasted.py): *bold*, _italic_, `code` and ~strike~ marks,
+dashes for hyphens, punctuation after a word, Slack's <url|label>; a Huawei Cloud console link
+as the target names its instance id. Slack mentions are refused: they name no instance.
+
+The target is the first word unless it is a window word, a date, `running`, help or a filter.
+`running` is what runs now, whatever its start: status=created,executing over the last 7 days,
+labelled RUNNING_NOW_LABEL (the service knows the label); with a window, that window. A status
+is any word of letters, digits and _ (the API has more than the documented six), except one
+so close to an alias that it reads as its typo (`faild`), which is refused with the alias.
 
 Time decisions:
 - Every window is an absolute [begin, end) in UTC, computed once, when the command is read; a
@@ -12,21 +22,30 @@ Time decisions:
   (02:30 on the night clocks go back) is its first occurrence, and a time the clocks skip (02:30
   on the night they go forward) is read with the offset in force before the jump, so 02:30 on
   2026-03-29 in Berlin is 01:30 UTC, the instant the clocks show as 03:30 CEST.
-- Durations ("last 1d") are elapsed time, not calendar time: a day is 24 h even across a DST
-  change. "today" and "yesterday" are calendar days, so they can last 23 or 25 h.
+- A zone after a time or day reads it in that zone instead (`since 09:00 CET`, `Europe/Berlin`,
+  `UTC+2`; ISO times `2026-12-01T09:00:00Z`, `...+01:00`); "today" there is that zone's today.
+  Abbreviations are fixed offsets (zones.py). In `between`, a zone on one end serves both.
+- Durations ("last 1d", "last 1h30m", "last 2h 30m") are elapsed time, not calendar time: a day
+  is 24 h even across a DST change. "today", "yesterday" and "on 2026-11-27" (or the date
+  alone) are calendar days, so they can last 23 or 25 h.
 - `since 09:00` is the latest 09:00 before now: at 08:00 it means yesterday's. `since yesterday`
-  starts at yesterday's midnight. Every window ends now, except `yesterday` and `between`.
-- `between A and B`: a bare clock time takes the other end's day, else today's; a day alone as
-  the end includes that whole day; an end still in the future is cut to now.
+  starts at yesterday's midnight. Every window ends now, except `yesterday`, `on` and `between`.
+- `between A and B`: a bare clock time takes the other end's day, else today's; two bare clock
+  times with the end earlier (`between 23:00 and 01:00`) span last night, yesterday to today;
+  a day alone as the end includes that whole day; an end still in the future is cut to now.
 - A window lasts at most 31 days: each answer fetches its whole window (counts cover all of it).
 - `now` is cut to whole seconds: the API takes whole seconds, and a button value carries epoch
-  seconds, so a window survives the round trip exactly.
+  seconds, so a window survives the round trip exactly. A typed time's fraction of a second
+  is dropped for the same reason.
+
+An error's example parses and keeps what was typed: the instance, filters and the window's
+meaning (suggest.py).
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -38,33 +57,27 @@ from bot.domain.query import (
     TaskQuery,
     whole_seconds,
 )
-from bot.domain.tasks import TaskStatus
-from bot.grammar.windows import (
-    _read_amount,
-    _Reader,
-    _Window,
-)
+from bot.grammar.filters import _check_text, _number, _statuses
+from bot.grammar.pasted import is_mention, prepare, read_link
+from bot.grammar.points import _read_date, _read_day
+from bot.grammar.suggest import Outcome, _repairs, _unknown_word, fallbacks, find_example
+from bot.grammar.windows import _Reader, _Window
 from bot.grammar.words import (
-    _AMOUNT,
-    _INVISIBLE,
     _KEY_EXAMPLES,
-    _NUMBER,
     _QUOTE_PAIRS,
     DEFAULT_LABEL,
     DEFAULT_WINDOW,
     KEYS,
-    KNOWN_STATUSES,
-    MAX_LIMIT,
-    MAX_PAGE,
     MAX_TEXT,
     MAX_VALUE,
-    STATUS_ALIASES,
-    VOCABULARY,
-    WINDOW_FORMS,
+    ON,
+    RUNNING,
+    RUNNING_NOW_LABEL,
+    RUNNING_STATUSES,
+    RUNNING_WINDOW,
     HelpRequest,
     QueryError,
     _fragment,
-    _has_bad_chars,
     _Reject,
     _snippet,
     _Token,
@@ -73,14 +86,32 @@ from bot.grammar.words import (
 )
 
 
-def _first_is_target(token: _Token) -> bool:
+def _first_is_target(tokens: Sequence[_Token]) -> bool:
+    token = tokens[0]
     if token.quoted:
         return True
     word = token.word
-    if word in WINDOW_WORDS or word in HELP_WORDS:
+    # "running" is reserved (no alias may be it): `/dms-tasks running` is the channel's default.
+    if word in WINDOW_WORDS or word in HELP_WORDS or word == RUNNING or is_mention(token.text):
         return False
+    # A date is a window (instance names start with a letter), and so is "on" before a day.
+    if _read_date(word) or (word == ON and len(tokens) > 1 and _read_day(tokens[1].word)):
+        return False
+    # "stauts=failed" is a misspelt filter, not an instance: names hold no "=".
     key, eq, _ = word.partition("=")
-    return not (eq and key in KEYS)
+    return not (eq and difflib.get_close_matches(key, KEYS, n=1, cutoff=0.75))
+
+
+def _target(token: _Token, i: int) -> str:
+    link = None if token.quoted else read_link(token.text)
+    if link is None:
+        target = token.text
+        if not target.strip():
+            raise _Reject("The instance name is empty.", i, i + 1)
+        return _check_text(target, target, "for an instance", i)
+    if link.instance_id is None:
+        raise _Reject(f'The link "{_snippet(token.raw)}" {link.problem}.', i, i + 1, [[]])
+    return link.instance_id
 
 
 def _parse(tokens: Sequence[_Token], now: datetime, tz: ZoneInfo) -> TaskQuery | HelpRequest:
@@ -88,11 +119,9 @@ def _parse(tokens: Sequence[_Token], now: datetime, tz: ZoneInfo) -> TaskQuery |
         return HelpRequest()
     target: str | None = None
     i = 0
-    if tokens and _first_is_target(tokens[0]):
-        target = tokens[0].text
-        if not target.strip():
-            raise _Reject("The instance name is empty.", 0, 1)
-        _check_text(target, target, "for an instance", 0)
+    if tokens and _first_is_target(tokens):
+        target = _target(tokens[0], 0)
+        _check_misspelt_window(tokens, now, tz)
         i = 1
     reader = _Reader(tokens, now, tz)
     window_readers = {
@@ -101,16 +130,18 @@ def _parse(tokens: Sequence[_Token], now: datetime, tz: ZoneInfo) -> TaskQuery |
         "between": reader.between,
         "today": reader.today_window,
         "yesterday": reader.yesterday_window,
+        ON: reader.on,
     }
     window: _Window | None = None
     statuses: set[str] = set()
+    running: int | None = None  # where "running" was typed
     values: dict[str, str] = {}
     numbers: dict[str, int] = {}
     while i < len(tokens):
         token = tokens[i]
         word = token.word
-        if word in window_readers:
-            found = window_readers[word](i)
+        if word in window_readers or _read_date(word):
+            found = window_readers[word](i) if word in window_readers else reader.day(i)
             if window is not None:
                 raise _Reject(
                     f'"{_fragment(tokens, window.start, window.stop)}" and '
@@ -120,6 +151,25 @@ def _parse(tokens: Sequence[_Token], now: datetime, tz: ZoneInfo) -> TaskQuery |
                 )
             window = found
             i = found.stop
+            continue
+        if word == RUNNING:
+            if statuses:
+                raise _running_and_status(tokens, i)
+            running = i
+            i += 1
+            continue
+        if not token.quoted and read_link(token.text) is not None:
+            found_target = _target(token, i)
+            if target is not None and found_target != target:
+                raise _Reject(
+                    f'"{_snippet(token.raw)}" names another instance than "{_snippet(target)}"; '
+                    "name one.",
+                    i,
+                    i + 1,
+                    [[]],
+                )
+            target = found_target
+            i += 1
             continue
         key, eq, value = token.text.partition("=")
         key = key.lower()
@@ -135,12 +185,19 @@ def _parse(tokens: Sequence[_Token], now: datetime, tz: ZoneInfo) -> TaskQuery |
                 [[_KEY_EXAMPLES[key]], []],
             )
         if key == "status":
-            statuses |= _statuses(value, token.raw, i)
+            if running is not None:
+                raise _running_and_status(tokens, i)
+            statuses |= _statuses(value, token.raw, i, statuses)
         elif key in ("limit", "page"):
             numbers[key] = _number(key, value, token.raw, i)
         else:
             values[key] = _check_text(value, token.raw, f"after {key}=", i)
         i += 1
+    if running is not None:
+        statuses = set(RUNNING_STATUSES)
+        if window is None:
+            begin = now - RUNNING_WINDOW
+            window = _Window(begin, now, RUNNING_NOW_LABEL, running, running + 1, Anchor.SLIDING)
     if window is None:
         window = _Window(now - DEFAULT_WINDOW, now, DEFAULT_LABEL, 0, 0, Anchor.SLIDING)
     return TaskQuery(
@@ -154,189 +211,81 @@ def _parse(tokens: Sequence[_Token], now: datetime, tz: ZoneInfo) -> TaskQuery |
     )
 
 
-def _check_text(value: str, raw: str, where: str, i: int) -> str:
-    """A typed name or filter value: bounded, so that it fits a button value (see encode_state),
-    and free of control characters, which Slack cannot show."""
-    if len(value) > MAX_VALUE:
-        raise _Reject(
-            f'"{_snippet(raw)}" is too long {where} (at most {MAX_VALUE} characters).', i, i + 1
-        )
-    if _has_bad_chars(value):
-        raise _Reject(f'"{_snippet(raw)}" contains control characters.', i, i + 1)
-    return value
+def _check_misspelt_window(tokens: Sequence[_Token], now: datetime, tz: ZoneInfo) -> None:
+    """`snice yesterday` is "since yesterday" misspelt, not the instance "snice" over yesterday:
+    a first word close to "since", "between" or "last" whose next words read as what that
+    keyword takes. Quoted, it is an instance."""
+    first = tokens[0]
+    if first.quoted or len(tokens) < 2 or "=" in first.word:
+        return
+    guess = difflib.get_close_matches(first.word, ("since", "between", "last"), n=1, cutoff=0.75)
+    if not guess:
+        return
+    mended = [_Token(guess[0], guess[0]), *tokens[1:]]
+    reader = _Reader(mended, now, tz)
+    try:
+        found = getattr(reader, guess[0])(0)
+    except _Reject:
+        return
+    typed = _fragment(tokens, 0, found.stop)
+    meant = _fragment(mended, 0, found.stop)
+    message = f'"{typed}" isn\'t something I understand. Did you mean "{meant}"?'
+    if tokens[1].word in ("today", "yesterday") or _read_date(tokens[1].word):
+        # As it stands it reads as an instance and a window: say how to keep that reading.
+        message += f" (If \"{first.raw}\" is an instance, quote it: '{first.raw}'.)"
+    raise _Reject(message, 0, 1, [[guess[0]], [f"'{first.raw}'"]])
 
 
-def _statuses(value: str, raw: str, i: int) -> set[str]:
-    found: set[str] = set()
-    unknown: list[str] = []
-    for item in value.split(","):
-        name = item.strip().lower()
-        if not name:
-            continue
-        if name in STATUS_ALIASES:
-            found.add(str(STATUS_ALIASES[name]))
-        elif name.upper() in KNOWN_STATUSES:
-            found.add(name.upper())
-        else:
-            unknown.append(item.strip())
-    if unknown:
-        valid = ", ".join(s.lower() for s in TaskStatus)
-        guess = difflib.get_close_matches(unknown[0].lower(), list(STATUS_ALIASES), n=1)
-        hint = f' Did you mean "{guess[0]}"?' if guess else ""
-        kept = sorted(s.lower() for s in found) or ["failed"]
-        raise _Reject(
-            f'"{_snippet(unknown[0])}" in "{_snippet(raw)}" isn\'t a task status.{hint} '
-            f"Statuses: {valid}.",
-            i,
-            i + 1,
-            [["status=" + ",".join(kept)]],
-        )
-    if not found:
-        raise _Reject(
-            f'"{_snippet(raw)}" names no status, e.g. status=failed.', i, i + 1, [["status=failed"]]
-        )
-    return found
-
-
-def _number(key: str, value: str, raw: str, i: int) -> int:
-    high = MAX_LIMIT if key == "limit" else MAX_PAGE
-    fallback = DEFAULT_LIMIT if key == "limit" else 1
-    text = value.strip()
-    if not _NUMBER.fullmatch(text) or len(text) > 9:
-        raise _Reject(
-            f'"{_snippet(raw)}" needs a whole number from 1 to {high}.',
-            i,
-            i + 1,
-            [[f"{key}={fallback}"]],
-        )
-    number = int(text)
-    if not 1 <= number <= high:
-        clamped = min(max(number, 1), high)
-        raise _Reject(
-            f'"{_snippet(raw)}" is out of range: {key} goes from 1 to {high}.',
-            i,
-            i + 1,
-            [[f"{key}={clamped}"]],
-        )
-    return number
-
-
-def _unknown_word(tokens: Sequence[_Token], i: int, has_target: bool) -> _Reject:
-    token = tokens[i]
-    word = token.word
-    shown = _snippet(token.raw)
-    # "lsat 1h": the typo was taken for the instance, and the next word makes no sense alone.
-    if i == 1 and has_target and not tokens[0].quoted:
-        guess = difflib.get_close_matches(tokens[0].word, WINDOW_WORDS, n=1, cutoff=0.75)
-        if guess:
-            return _Reject(
-                f'"{_fragment(tokens, 0, 2)}" isn\'t something I understand. '
-                f'Did you mean "{guess[0]} {tokens[1].raw}"?',
-                0,
-                1,
-                [[guess[0]]],
-            )
-    if word in STATUS_ALIASES or word.upper() in KNOWN_STATUSES:
-        return _Reject(
-            f'I don\'t understand "{shown}". Did you mean "status={word}"?',
-            i,
-            i + 1,
-            [[f"status={word}"], []],
-        )
-    if _AMOUNT.fullmatch(word) and _read_amount(tokens, i):
-        return _Reject(
-            f'I don\'t understand "{shown}". Did you mean "last {token.raw}"?',
-            i,
-            i + 1,
-            [["last", token.raw], []],
-        )
-    key, eq, _ = word.partition("=")
-    if eq:
-        guess = difflib.get_close_matches(key, KEYS, n=1, cutoff=0.6)
-        if guess:
-            return _Reject(
-                f'I don\'t know "{_snippet(key)}=". Did you mean "{guess[0]}="?',
-                i,
-                i + 1,
-                [[f"{guess[0]}={token.raw.partition('=')[2]}"], []],
-            )
-        return _Reject(
-            f'I don\'t know "{_snippet(key)}=". Filters are status=, name=, user=; '
-            "options are limit= and page=.",
-            i,
-            i + 1,
-        )
-    guess = difflib.get_close_matches(word, [*VOCABULARY, *STATUS_ALIASES], n=1, cutoff=0.6)
-    if guess:
-        fix = guess[0] if guess[0] in VOCABULARY else f"status={guess[0]}"
-        return _Reject(
-            f'I don\'t understand "{shown}". Did you mean "{fix}"?',
-            i,
-            i + 1,
-            [[fix], []],
-        )
+def _running_and_status(tokens: Sequence[_Token], i: int) -> _Reject:
     return _Reject(
-        f'I don\'t understand "{shown}". After the instance come a window ({WINDOW_FORMS}), '
-        "filters (status=, name=, user=) and limit=.",
+        f'"running" picks the running tasks (status=created,executing), and "status=" picks '
+        f'statuses too; use one ("{_snippet(tokens[i].raw)}" is the second).',
         i,
         i + 1,
+        [[]],
     )
 
 
-def _attempt(text: str, now: datetime, tz: ZoneInfo) -> TaskQuery | HelpRequest | None:
-    try:
-        return _parse(_tokenize(text), now, tz)
-    except (_Reject, _TokenError):
-        return None
+def _outcome(now: datetime, tz: ZoneInfo) -> Callable[[str], Outcome]:
+    def outcome(text: str) -> Outcome:
+        try:
+            tokens = _tokenize(prepare(text))
+        except _TokenError:
+            return None
+        try:
+            return _parse(tokens, now, tz)
+        except _Reject as bad:
+            return tokens, bad
 
-
-def _example(candidates: Sequence[str], now: datetime, tz: ZoneInfo) -> str:
-    """The first candidate that parses, so that the example shown always works."""
-    for candidate in candidates:
-        # A bare command only works where the channel has a default: never offer it.
-        if not candidate.strip() or len(candidate) > MAX_TEXT:
-            continue
-        parsed = _attempt(candidate, now, tz)
-        if isinstance(parsed, TaskQuery):
-            return candidate.strip()
-    return "help"
-
-
-def _fallbacks(tokens: Sequence[_Token]) -> list[str]:
-    out: list[str] = []
-    if tokens and _first_is_target(tokens[0]):
-        out.append(f"{tokens[0].raw} last 1h")
-    out.append("last 1h")
-    return out
+    return outcome
 
 
 def parse_command(text: str, *, now: datetime, tz: ZoneInfo) -> TaskQuery | HelpRequest:
     """Read the slash command's text. Raises QueryError naming the bad fragment, with a valid
     command close to what was typed as the example. `now` is aware (naive counts as UTC)."""
     now = whole_seconds(now)
+    outcome = _outcome(now, tz)
     if len(text) > MAX_TEXT:
         words = text[:200].split()
         first = words[0] if words else ""
         candidates = [f"{first} last 1h"] if 0 < len(first) <= MAX_VALUE else []
         raise QueryError(
             f"That command is {len(text)} characters long; I read at most {MAX_TEXT}.",
-            _example([*candidates, "last 1h"], now, tz),
+            find_example(candidates, ["last 1h"], outcome),
         )
-    # Text copied from chat or docs carries invisible characters that would make a name differ
-    # from what the user sees. (Slack's entities, &amp; &lt; &gt;, are undone at the Slack edge.)
-    text = text.translate(_INVISIBLE)
+    text = prepare(text)
     try:
         tokens = _tokenize(text)
     except _TokenError as exc:
         plain = "".join(c for c in text if c not in _QUOTE_PAIRS and c not in "”’")
-        first = plain.split()[:1]
-        candidates = [plain, *(f"{w} last 1h" for w in first if len(w) <= MAX_VALUE)]
-        raise QueryError(exc.message, _example([*candidates, "last 1h"], now, tz)) from None
+        first = [f"{w} last 1h" for w in plain.split()[:1] if len(w) <= MAX_VALUE]
+        example = find_example(
+            [plain, text + exc.closer], [*first, "last 1h"], outcome, as_is_first=True
+        )
+        raise QueryError(exc.message, example) from None
     try:
         return _parse(tokens, now, tz)
     except _Reject as bad:
-        raws = [t.raw for t in tokens]
-        candidates = [" ".join([*raws[: bad.start], *fix, *raws[bad.stop :]]) for fix in bad.fixes]
-        rest = [t for k, t in enumerate(tokens) if not bad.start <= k < bad.stop]
-        example = _example([*candidates, *_fallbacks(rest), *_fallbacks(tokens)], now, tz)
+        target = tokens[0].raw if tokens and _first_is_target(tokens) else None
+        example = find_example(_repairs(tokens, bad), fallbacks(target), outcome)
         raise QueryError(bad.message, example) from None
