@@ -187,7 +187,7 @@ class DigestService:
             if sub.created_by != user_id or sub.paused is None:
                 continue
             key = f"digest-paused-notice:{sub.id}"
-            if await self.store.is_done(key):
+            if await self.store.completed(key):
                 continue
             await self.store.mark_done(key, NOTICE_KEEP_S)
             notices.append(

@@ -1,0 +1,144 @@
+"""The digest scheduler: a job of the runtime that posts every subscription at its local time,
+exactly once per subscription and local date, even with several replicas sharing one store.
+
+Each round it looks at every active subscription:
+- the latest run due by now that has no result yet is posted, if it is at most `grace` late
+  (at start-up that is the one missed run inside the grace period); older missed runs are
+  recorded as skipped;
+- before posting, the replica claims `digest:<id>:<local date>` in the store (a transaction in
+  SQLite, SET NX with an expiry in Redis); the claim is released only if posting failed, and
+  turned into a long-lived "done" marker when it succeeded. If a replica dies mid-post, its
+  claim expires and a surviving one posts.
+Rounds come every `poll_s` seconds, or sooner when a run is due sooner, so a digest goes out
+within `poll_s` of its time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+from bot.digests import DigestService
+from bot.domain.digests import DigestResult, ResultKind, Subscription
+from bot.domain.schedule import local_date, missed_runs, next_due, previous_due
+from bot.poster import ChannelUnavailable, Posted, SlackPoster
+from bot.render import render_digest
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+CLAIM_TTL_S = 300.0  # longer than any post takes; short enough for a survivor to take over
+DONE_KEEP_S = 3 * 86400.0
+RETRY_AFTER_FAILURE = timedelta(minutes=2)
+CONCURRENT_DIGESTS = 20  # digests built at once; the poster spaces posts per channel
+
+
+def claim_key(sub: Subscription, due: datetime) -> str:
+    return f"digest:{sub.id}:{local_date(sub, due).isoformat()}"
+
+
+class DigestScheduler:
+    def __init__(
+        self,
+        store: Store,
+        digests: DigestService,
+        poster: SlackPoster,
+        *,
+        grace: timedelta = timedelta(hours=2),
+        poll_s: float = 15.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        owner: str | None = None,
+    ) -> None:
+        self._store = store
+        self._digests = digests
+        self._poster = poster
+        self._grace = grace
+        self._poll_s = poll_s
+        self._clock = clock
+        self._sleep = sleep
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._failed_at: dict[str, datetime] = {}  # claim key -> when posting last failed here
+        self._limit = asyncio.Semaphore(CONCURRENT_DIGESTS)
+
+    async def run(self) -> None:
+        """The job body: rounds for ever (the runtime cancels it on shutdown)."""
+        while True:
+            wait = await self.round()
+            await self._sleep(wait)
+
+    async def round(self) -> float:
+        """One look at every subscription; how long until the next round."""
+        now = self._clock()
+        subs = [s for s in await self._store.all() if s.paused is None]
+        await asyncio.gather(*(self._consider(sub, now) for sub in subs))
+        upcoming = [next_due(sub, now) for sub in subs]
+        soonest = min(upcoming, default=now + timedelta(seconds=self._poll_s))
+        return max(0.0, min(self._poll_s, (soonest - self._clock()).total_seconds()))
+
+    async def _consider(self, sub: Subscription, now: datetime) -> None:
+        last = sub.last_result.due if sub.last_result else None
+        post, skipped = missed_runs(sub, last, now, self._grace)
+        for due in skipped:
+            if last is None or due > last:
+                await self._record(
+                    sub, DigestResult(ResultKind.SKIPPED, now, due, "the bot was down")
+                )
+        if post is None:
+            return
+        key = claim_key(sub, post)
+        failed = self._failed_at.get(key)
+        if failed is not None and now - failed < RETRY_AFTER_FAILURE:
+            return
+        await self.post(sub, post)
+
+    async def post(self, sub: Subscription, due: datetime) -> ResultKind | None:
+        """Post one scheduled run, if this replica wins its claim; the result, else None."""
+        key = claim_key(sub, due)
+        if await self._store.completed(key) or not await self._store.claim(
+            key, self.owner, CLAIM_TTL_S
+        ):
+            return None
+        async with self._limit:
+            try:
+                kind, detail = await self._deliver(sub, previous_due(sub, due), due)
+            except Exception as exc:  # a bad digest must not stop the others
+                log.exception("digest %s failed", sub.id)
+                kind, detail = ResultKind.FAILED, type(exc).__name__
+        if kind is ResultKind.FAILED:
+            await self._store.release(key, self.owner)
+            self._failed_at[key] = self._clock()
+        else:
+            await self._store.mark_done(key, DONE_KEEP_S)
+            self._failed_at.pop(key, None)
+        await self._record(sub, DigestResult(kind, self._clock(), due, detail))
+        return kind
+
+    async def _deliver(
+        self, sub: Subscription, begin: datetime, end: datetime
+    ) -> tuple[ResultKind, str]:
+        report = await self._digests.build(sub.channel_id, sub.targets, begin, end, quiet=sub.quiet)
+        message = render_digest(report)
+        if message is None:
+            return ResultKind.NOTHING, ""
+        posted = await self._poster.post(sub.channel_id, message)
+        if isinstance(posted, Posted):
+            return (ResultKind.NOTHING if report.nothing_happened else ResultKind.POSTED), ""
+        if isinstance(posted, ChannelUnavailable):
+            log.warning(
+                "digest %s paused: Slack answered %s for channel %s",
+                sub.id,
+                posted.reason,
+                sub.channel_id,
+            )
+            await self._store.set_paused(sub.id, posted.reason)
+            return ResultKind.PAUSED, posted.reason
+        return ResultKind.FAILED, posted.error
+
+    async def _record(self, sub: Subscription, result: DigestResult) -> None:
+        await self._store.record_result(sub.id, result)

@@ -1,0 +1,219 @@
+"""The SQLite file itself: created on first use, versioned and migrated, and never replaced or
+truncated when it cannot be used; and claims racing from separate processes."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from datetime import time
+from pathlib import Path
+
+import pytest
+
+from bot.domain.digests import Subscription
+from bot.store import SQLiteStore, StoreError, open_store
+from bot.store import sqlite_schema as schema
+
+ROOT = Path(__file__).resolve().parent.parent
+SUB = Subscription("ab2345", "C1", targets=("kafka-prod",), at=time(9, 30), tz="UTC")
+
+
+def pragma(path: Path, name: str) -> object:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(f"PRAGMA {name}").fetchone()[0]
+    finally:
+        conn.close()
+
+
+async def expect_refusal(path: Path, *words: str) -> str:
+    """The message names the file, the setting, and whatever else the case must say."""
+    with pytest.raises(StoreError) as caught:
+        await open_store(str(path), None)
+    message = str(caught.value)
+    for word in (str(path), "DMS_BOT_DB", *words):
+        assert word in message, message
+    return message
+
+
+async def test_the_file_is_created_on_first_use_at_the_current_schema(tmp_path: Path) -> None:
+    path = tmp_path / "bot.db"
+    store = await open_store(str(path), None)
+    await store.close()
+    assert path.is_file()
+    assert pragma(path, "user_version") == schema.SCHEMA_VERSION >= 1
+    assert pragma(path, "journal_mode") == "wal"
+
+
+async def test_an_empty_file_becomes_a_store(tmp_path: Path) -> None:
+    # What `touch` leaves, e.g. a mount point prepared by an operator, is SQLite's empty database.
+    path = tmp_path / "bot.db"
+    path.touch()
+    store = await open_store(str(path), None)
+    await store.add(SUB)
+    await store.close()
+    assert pragma(path, "user_version") == schema.SCHEMA_VERSION
+
+
+async def test_a_missing_directory_is_named_and_not_created(tmp_path: Path) -> None:
+    path = tmp_path / "not-yet" / "bot.db"
+    await expect_refusal(path, "does not exist", str(tmp_path / "not-yet"))
+    assert not path.parent.exists()
+
+
+async def test_a_directory_is_refused(tmp_path: Path) -> None:
+    message = await expect_refusal(tmp_path, "is a directory")
+    assert "left as it is" in message
+
+
+JUNK = {
+    "text": b"DMS_BOT_DB=/var/lib/bot.db\n" * 40,
+    "binary": bytes(range(256)) * 32,
+    "other-header": b"SQLite format 2\x00" + b"\x00" * 4080,
+}
+
+
+@pytest.mark.parametrize("content", JUNK.values(), ids=JUNK.keys())
+async def test_a_file_that_is_not_a_database_is_refused_and_untouched(
+    tmp_path: Path, content: bytes
+) -> None:
+    path = tmp_path / "bot.db"
+    path.write_bytes(content)
+    message = await expect_refusal(path, "not a SQLite database", "left as it is")
+    assert "backup" in message
+    assert path.read_bytes() == content
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bot.db"]
+
+
+async def test_a_newer_schema_is_refused_and_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "bot.db"
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION + 1}")
+    conn.execute("CREATE TABLE subscriptions_v2 (x)")
+    conn.close()
+    before = path.read_bytes()
+    await expect_refusal(path, "newer", f"schema version {schema.SCHEMA_VERSION + 1}")
+    assert path.read_bytes() == before
+
+
+async def test_another_applications_database_is_refused_and_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "bot.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY)")
+    conn.commit()
+    conn.close()
+    before = path.read_bytes()
+    await expect_refusal(path, "something else", "invoices")
+    assert path.read_bytes() == before
+
+
+async def test_a_file_sqlite_cannot_open_names_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Root, which runs these tests in CI containers, reads any file: stand in for a denial.
+    def denied(*_args: object, **_kwargs: object) -> sqlite3.Connection:
+        raise sqlite3.OperationalError("unable to open database file")
+
+    monkeypatch.setattr(schema.sqlite3, "connect", denied)
+    await expect_refusal(tmp_path / "bot.db", "unable to open", "read and write")
+
+
+async def test_a_migration_step_runs_once_and_keeps_the_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "bot.db"
+    store = await open_store(str(path), None)
+    await store.add(SUB)
+    await store.close()
+    step = ("CREATE TABLE watches (id TEXT PRIMARY KEY)",)
+    monkeypatch.setattr(schema, "STEPS", (*schema.STEPS, step))
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", len(schema.STEPS))
+    for _ in range(2):  # the second open finds nothing to do
+        store = await open_store(str(path), None)
+        assert await store.get(SUB.id) == SUB
+        await store.close()
+    assert pragma(path, "user_version") == schema.SCHEMA_VERSION
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT count(*) FROM watches").fetchone() == (0,)
+    conn.close()
+
+
+async def test_a_failed_migration_leaves_the_old_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "bot.db"
+    await (await open_store(str(path), None)).close()
+    broken = ("CREATE TABLE watches (id TEXT)", "THIS IS NOT SQL")
+    monkeypatch.setattr(schema, "STEPS", (*schema.STEPS, broken))
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", len(schema.STEPS))
+    with pytest.raises(StoreError, match="DMS_BOT_DB"):
+        await open_store(str(path), None)
+    monkeypatch.undo()
+    assert pragma(path, "user_version") == schema.SCHEMA_VERSION
+    store = await open_store(str(path), None)  # the step's first statement was rolled back too
+    await store.close()
+    conn = sqlite3.connect(path)
+    tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
+    conn.close()
+    assert "watches" not in tables
+
+
+async def test_a_closed_store_says_so(tmp_path: Path) -> None:
+    store = await SQLiteStore.open(tmp_path / "bot.db")
+    await store.close()
+    with pytest.raises(StoreError, match="closed"):
+        await store.get(SUB.id)
+
+
+async def test_no_store_configured_names_both_settings() -> None:
+    with pytest.raises(StoreError, match=r"DMS_BOT_DB.*REDIS_URL"):
+        await open_store(None, None)
+
+
+# Each process opens the store, says so, waits for the word, then claims as fast as it can.
+RACER = textwrap.dedent(
+    """
+    import asyncio, sys
+    from bot.store import SQLiteStore
+
+    async def main(path, name):
+        store = await SQLiteStore.open(path)
+        print("ready", flush=True)
+        sys.stdin.readline()
+        won = await asyncio.gather(*(store.claim("k", f"{name}-{i}", 60) for i in range(25)))
+        await store.close()
+        print(sum(won), flush=True)
+
+    asyncio.run(main(sys.argv[1], sys.argv[2]))
+    """
+)
+
+
+async def test_processes_racing_on_one_file_have_one_winner(tmp_path: Path) -> None:
+    path = tmp_path / "bot.db"
+    await (await open_store(str(path), None)).close()
+
+    def race() -> list[int]:
+        racers = [
+            subprocess.Popen(
+                [sys.executable, "-c", RACER, str(path), f"process-{n}"],
+                cwd=ROOT,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for n in range(4)
+        ]
+        for racer in racers:
+            assert racer.stdout is not None and racer.stdout.readline() == "ready\n"
+        for racer in racers:  # all at once: each was waiting with its store open
+            assert racer.stdin is not None
+            racer.stdin.write("go\n")
+            racer.stdin.flush()
+        return [int(racer.communicate(timeout=60)[0]) for racer in racers]
+
+    wins = await asyncio.to_thread(race)
+    assert sum(wins) == 1, wins
