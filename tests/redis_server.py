@@ -45,7 +45,8 @@ def answers_ping(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
             sock.sendall(b"PING\r\n")
-            return sock.recv(64).startswith(b"+PONG")
+            # NOAUTH is an answer too: a server started with --requirepass is up.
+            return sock.recv(64).startswith((b"+PONG", b"-NOAUTH"))
     except OSError:
         return False
 
@@ -60,7 +61,9 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-def _start(binary: str, workdir: Path, port: int) -> subprocess.Popen[bytes] | None:
+def _start(
+    binary: str, workdir: Path, port: int, extra: tuple[str, ...]
+) -> subprocess.Popen[bytes] | None:
     """The running server, or None when it exited (the port was taken in between)."""
     log = workdir / f"redis-{port}.log"
     process = subprocess.Popen(
@@ -68,6 +71,7 @@ def _start(binary: str, workdir: Path, port: int) -> subprocess.Popen[bytes] | N
         [
             *(binary, "--port", str(port), "--bind", "127.0.0.1"),
             *("--save", "", "--appendonly", "no", "--dir", str(workdir), "--logfile", str(log)),
+            *extra,
         ],
         cwd=workdir,
         stdout=subprocess.DEVNULL,
@@ -86,12 +90,12 @@ def _start(binary: str, workdir: Path, port: int) -> subprocess.Popen[bytes] | N
 
 
 @contextmanager
-def redis_server(workdir: Path) -> Iterator[str]:
-    """Yields the server's URL, redis://127.0.0.1:<port>/0."""
+def redis_server(workdir: Path, *extra: str) -> Iterator[str]:
+    """Yields the server's URL, redis://127.0.0.1:<port>/0; `extra` are more server options."""
     binary = require_redis_server()
     for _ in range(PORT_ATTEMPTS):
         port = free_port()
-        process = _start(binary, workdir, port)
+        process = _start(binary, workdir, port, extra)
         if process is not None:
             break
     else:

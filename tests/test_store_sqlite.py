@@ -88,6 +88,20 @@ async def test_a_file_that_is_not_a_database_is_refused_and_untouched(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bot.db"]
 
 
+@pytest.mark.parametrize("keep", [100, 4096, 0.5], ids=["header", "first-page", "half"])
+async def test_a_truncated_store_is_refused_and_untouched(tmp_path: Path, keep: float) -> None:
+    whole = tmp_path / "whole.db"
+    store = await open_store(str(whole), None)
+    await store.add(SUB)
+    await store.close()
+    data = whole.read_bytes()
+    path = tmp_path / "bot.db"
+    path.write_bytes(data[: int(keep * len(data)) if keep < 1 else int(keep)])
+    before = path.read_bytes()
+    await expect_refusal(path, "damaged", "backup", "left as it is")
+    assert path.read_bytes() == before
+
+
 async def test_a_newer_schema_is_refused_and_untouched(tmp_path: Path) -> None:
     path = tmp_path / "bot.db"
     conn = sqlite3.connect(path)

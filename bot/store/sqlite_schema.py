@@ -65,9 +65,15 @@ def _check_place(path: Path) -> None:
         )
 
 
+# SQLite's primary result codes for a damaged file and for one that is not a database at all.
+_SQLITE_CORRUPT = 11
+_SQLITE_NOTADB = 26
+
+
 def _not_usable(path: Path, exc: sqlite3.Error) -> StoreError:
     text = str(exc)
-    if isinstance(exc, sqlite3.DatabaseError) and "not a database" in text:
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF  # extended codes carry it in the low byte
+    if code in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
         return refusal(
             path,
             "is not a SQLite database, or is damaged",
