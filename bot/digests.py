@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from dataclasses import replace
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING
 
@@ -42,6 +43,7 @@ from bot.report import (
     UnknownInstance,
 )
 from bot.service import Announce, Requester, TaskService
+from bot.store.base import IdTaken
 
 if TYPE_CHECKING:
     from bot.store import Store
@@ -143,7 +145,14 @@ class DigestService:
                     hint="Invite the bot first (/invite @dms-tasks-bot; a DM with someone else "
                     "cannot have one), then add the digest again.",
                 )
-        await self.store.add(sub)
+        for _ in range(5):
+            try:
+                await self.store.add(sub)
+                break
+            except IdTaken:
+                # Two replicas drew the same id at once: draw again.
+                sub = replace(sub, id=await self.store.new_id())
+        scheduled = replace(scheduled, subscription=sub)
         return DigestAdded(command, scheduled)
 
     async def _list(self, channel_id: str) -> DigestListing:

@@ -61,6 +61,7 @@ RULES: dict[str, tuple[str, ...]] = {
         "asyncio",
         "sqlite3",
         "os",
+        "redis",
     ),
     "bot/dms": (
         "bot.settings",
@@ -79,6 +80,25 @@ RULES: dict[str, tuple[str, ...]] = {
     "bot/grammar": ("bot.settings", "bot.dms", "bot.service", "bot.render", "handlers", "httpx"),
     "bot/render": ("bot.settings", "bot.dms", "bot.service", "handlers", "httpx", "slack_bolt"),
     "handlers": ("bot.dms", "httpx", "bot.settings", "bot.simulator"),
+    # The store knows only the domain: no settings, no Slack, no DMS.
+    "bot/store": (
+        "bot.settings",
+        "bot.service",
+        "bot.dms",
+        "bot.render",
+        "bot.grammar",
+        "bot.runtime",
+        "bot.poster",
+        "bot.jobs",
+        "bot.digests",
+        "bot.digest_scheduler",
+        "handlers",
+        "slack_sdk",
+        "slack_bolt",
+        "httpx",
+        "aiohttp",
+        "starlette",
+    ),
 }
 
 
