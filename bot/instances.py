@@ -34,7 +34,7 @@ class Instances:
         self.access = AccessPolicy(settings.access_rules(), self._aliases)
         self._names: dict[str, str] = {}  # instance id -> name, from instance lists seen
 
-    def _example(self, text: str) -> str:
+    def example(self, text: str) -> str:
         """A command people can type: the grammar's examples are the text after its name."""
         return f"{self._settings.command} {text}".rstrip()
 
@@ -97,7 +97,7 @@ class Instances:
                 name=self._names.get(target.lower()),
             )
         if exact_only:
-            return UnknownInstance(typed=target, suggestions=(), example=self._example("help"))
+            return UnknownInstance(typed=target, suggestions=(), example=self.example("help"))
         return await self._resolve_name(target, channel_id, user_id)
 
     def _default_location(self) -> tuple[str, str]:
@@ -137,5 +137,5 @@ class Instances:
         return UnknownInstance(
             typed=name,
             suggestions=suggestions,
-            example=self._example(f"{suggestions[0]} last 1h" if suggestions else "help"),
+            example=self.example(f"{suggestions[0]} last 1h" if suggestions else "help"),
         )

@@ -131,7 +131,14 @@ class TaskService:
         command = self._settings.command.lower()
         if stripped.lower().startswith(command + " ") or stripped.lower() == command:
             text = stripped[len(command) :]
-        if self.digests is not None and is_digest_command(text):
+        if is_digest_command(text):
+            if self.digests is None:
+                # Without this, "digest add …" would read as an instance called "digest".
+                return Problem(
+                    summary="Scheduled digests are not switched on in this bot yet.",
+                    hint="Ask the bot's admins; until then, run the command when you need it.",
+                    example=self._example("help"),
+                )
             return await self.digests.command(text, requester, announce)
         parsed = parse_command(text, now=self._clock(), tz=requester.tz)
         if isinstance(parsed, HelpRequest):
@@ -350,8 +357,7 @@ class TaskService:
         return replace(query, filters=replace(query.filters, user=name))
 
     def _example(self, text: str) -> str:
-        """A command people can type: the grammar's examples are the text after its name."""
-        return f"{self._settings.command} {text}".rstrip()
+        return self.instances.example(text)
 
     def _channel_default(self, channel_id: str) -> str | None:
         channel = self._config.channels.get(channel_id)

@@ -465,3 +465,12 @@ async def test_user_me_is_the_requesters_cloud_user_name(ruled_runtime: Runtime)
     assert isinstance(unknown, Problem)
     assert "[cloud_users]" in unknown.summary and ONCALL.user_id in unknown.summary
     assert unknown.example.startswith("/dms-tasks ")
+
+
+async def test_digest_commands_say_plainly_when_digests_are_not_switched_on(
+    open_runtime: Runtime,
+) -> None:
+    outcome = await open_runtime.service.command("digest add prod-orders at 09:00", ONCALL)
+    assert isinstance(outcome, Problem)
+    assert "digests are not switched on" in outcome.summary
+    assert outcome.example == "/dms-tasks help"

@@ -24,7 +24,7 @@ from bot.simulator.signature import (
     read_authorization,
 )
 
-# The vector of /work/shared/dms-api.md, computed with the official Signer.
+# The test vector of the DMS API notes (shared/dms-api.md), computed with the official Signer.
 VECTOR_AUTHORIZATION = (
     "SDK-HMAC-SHA256 Access=AKEXAMPLE, SignedHeaders=content-type;host;x-project-id;x-sdk-date, "
     "Signature=755329753abae61eb780f3eee1034365176749561885c1de9244430f44f7713f"

@@ -106,11 +106,6 @@ def _span(begin: datetime, end: datetime, reference: date) -> str:
     )
 
 
-def public_window(window: TimeWindow) -> str:
-    """`last 1 h: <token> – <token>`, for a message more than one person reads."""
-    return f"{window.label}: {date_token(window.begin)} – {date_token(window.end)}"
-
-
 def describe_window(window: TimeWindow, tz: ZoneInfo, *, now: datetime | None = None) -> str:
     """`last 1 h: 13:07–14:07 CET (12:07–13:07 UTC)`. "Today" is the day of `now`, or of the
     window's end when no clock is given. The UTC part is left out when the zone is UTC-like."""
