@@ -66,6 +66,10 @@ class DigestService:
         self._store = store
         self._limit = asyncio.Semaphore(CONCURRENCY)
 
+    def attach(self, store: Store) -> None:
+        """The store, opened by the runtime at start-up (after listeners were given this)."""
+        self._store = store
+
     @property
     def store(self) -> Store:
         if self._store is None:

@@ -31,6 +31,8 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot import slack_requests
+from bot.digest_scheduler import DigestScheduler
+from bot.digests import DigestService
 from bot.dms.auth import AkSkAuth
 from bot.dms.cache import TaskCache
 from bot.dms.client import DmsClient, RetryPolicy
@@ -39,6 +41,7 @@ from bot.jobs import JobRegistry
 from bot.poster import SlackPoster
 from bot.service import TaskService
 from bot.settings import Settings
+from bot.store import Store, StoreError, open_store
 from bot.timezones import UserTimezones
 from bot.work import WorkTracker
 
@@ -69,9 +72,12 @@ class StartupFailed(Exception):
 
 
 class Runtime:
-    def __init__(self, settings: Settings, *, with_slack: bool = True) -> None:
+    def __init__(
+        self, settings: Settings, *, with_slack: bool = True, with_store: bool | None = None
+    ) -> None:
         """Validates the settings (raising SettingsError) and builds every part; nothing runs
-        until `start()`."""
+        until `start()`, which opens the digest store (`with_store`, by default with Slack) and
+        starts the digest scheduler when Slack is there to post to."""
         settings.check_cloud()
         if with_slack:
             settings.check_slack()
@@ -87,6 +93,11 @@ class Runtime:
         self.timezones = UserTimezones(settings.timezone())
         self.work = WorkTracker()
         self.jobs = JobRegistry()
+        self.with_store = with_slack if with_store is None else with_store
+        self.store: Store | None = None
+        # Built now so listeners can hold it; it answers once `start()` has opened the store.
+        self.digests = DigestService(self.service)
+        self.scheduler: DigestScheduler | None = None
         self.slack: AsyncWebClient | None = None
         self.poster: SlackPoster | None = None
         self.app: AsyncApp | None = None
@@ -109,14 +120,7 @@ class Runtime:
         from handlers.deps import Deps
 
         settings = self.settings
-        assert settings.slack_bot_token is not None
-        # No rate-limit retry handler here: chat.postMessage 429s are waited out by the poster,
-        # where the wait is decided once and can be tested; other calls fail soft (a user's
-        # zone falls back to the default).
-        self.slack = AsyncWebClient(
-            token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
-        )
-        self.poster = SlackPoster(self.slack)
+        self.slack, self.poster = self.open_poster()
         self.app = AsyncApp(
             client=self.slack,
             signing_secret=(
@@ -135,6 +139,7 @@ class Runtime:
                 work=self.work,
                 poster=self.poster,
                 command=settings.command,
+                digests=self.digests if self.with_store else None,
             ),
         )
 
@@ -145,6 +150,21 @@ class Runtime:
                 "unhandled error in a Slack listener: %s", type(error).__name__, exc_info=error
             )
 
+    def open_poster(self) -> tuple[AsyncWebClient, SlackPoster]:
+        """The Slack Web client and the poster (also for `dms-tasks-bot digest send`, which
+        posts without serving); needs SLACK_BOT_TOKEN only."""
+        if self.slack is None or self.poster is None:
+            token = self.settings.slack_bot_token
+            assert token is not None, "check_slack() or the CLI requires SLACK_BOT_TOKEN"
+            # No rate-limit retry handler here: chat.postMessage 429s are waited out by the
+            # poster, where the wait is decided once and can be tested; other calls fail soft
+            # (a user's zone falls back to the default).
+            self.slack = AsyncWebClient(
+                token=token.get_secret_value(), base_url=self.settings.slack_api_url
+            )
+            self.poster = SlackPoster(self.slack)
+        return self.slack, self.poster
+
     @property
     def socket_mode(self) -> bool:
         return self.app is not None and self.settings.slack_app_token is not None
@@ -152,7 +172,10 @@ class Runtime:
     # ---- life --------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Raises StartupFailed, worded for the operator, when Slack refuses the connection."""
+        """Raises StartupFailed, worded for the operator, when the store cannot be opened or
+        Slack refuses the connection."""
+        if self.with_store:
+            await self._open_store()
         if self.socket_mode:
             assert self.app is not None and self.settings.slack_app_token is not None
             self._socket = AsyncSocketModeHandler(
@@ -180,6 +203,29 @@ class Runtime:
             log.info("serving in Socket Mode")
         self.jobs.start()
 
+    async def _open_store(self) -> None:
+        settings = self.settings
+        try:
+            self.store = await open_store(
+                str(settings.db_path),
+                settings.redis_url.get_secret_value() if settings.redis_url else None,
+            )
+        except StoreError as exc:
+            raise StartupFailed(str(exc)) from None
+        self.digests.attach(self.store)
+        self.service.digests = self.digests
+        if self.poster is not None and self.app is not None:
+            self.scheduler = DigestScheduler(
+                self.store,
+                self.digests,
+                self.poster,
+                grace=settings.digest_grace,
+                poll_s=settings.scheduler_poll_seconds,
+            )
+            self.jobs.add("digests", self.scheduler.run)
+        where = "Redis (REDIS_URL)" if settings.redis_url else str(settings.db_path)
+        log.info("digests kept in %s", where)
+
     async def stop(self) -> None:
         grace = self.settings.shutdown_grace_seconds
         self.work.stop_accepting()
@@ -195,6 +241,9 @@ class Runtime:
             await self._socket.close_async()
             self._socket = None
         await self.dms.aclose()
+        if self.store is not None:
+            await self.store.close()
+            self.store = None
         self.stopped = True
         log.info("stopped")
 

@@ -135,8 +135,10 @@ class TaskService:
             if self.digests is None:
                 # Without this, "digest add …" would read as an instance called "digest".
                 return Problem(
-                    summary="Scheduled digests are not switched on in this bot yet.",
-                    hint="Ask the bot's admins; until then, run the command when you need it.",
+                    summary="Scheduled digests are managed in Slack, in the channel that gets "
+                    "them.",
+                    hint="From a terminal, operators use `dms-tasks-bot digest list` and "
+                    "`dms-tasks-bot digest send <target> --channel <id>`.",
                     example=self._example("help"),
                 )
             return await self.digests.command(text, requester, announce)

@@ -8,6 +8,7 @@ instead of surfacing as a confusing error in Slack at 3 a.m.
 from __future__ import annotations
 
 import tomllib
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -174,6 +175,10 @@ class Settings(BaseSettings):
     @classmethod
     def _default_db(cls, value: Any) -> Any:
         return "dms-tasks-bot.db" if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def digest_grace(self) -> timedelta:
+        return timedelta(minutes=self.digest_grace_minutes)
 
     @property
     def default_region(self) -> str | None:

@@ -10,6 +10,7 @@ import asyncio
 import json
 import socket
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -230,7 +231,7 @@ def bot_env(
 ) -> dict[str, str]:
     """The environment of the serve process, signing with the simulator's demo credentials: only
     what it needs, nothing from the caller's (the interpreter is started by its absolute path, so
-    not even PATH)."""
+    not even PATH). The digest store is a fresh SQLite file unless `extra` names one."""
     env = {
         "PYTHONUNBUFFERED": "1",
         "PYTHONPATH": str(REPO_ROOT),
@@ -242,6 +243,7 @@ def bot_env(
         "HUAWEICLOUD_SDK_SK": DEMO_SK,
         "HUAWEICLOUD_SDK_PROJECT_ID": DEMO_PROJECT_ID,
         "DMS_REGION": DEMO_REGION,
+        "DMS_BOT_DB": str(Path(tempfile.mkdtemp(prefix="dms-bot-")) / "digests.db"),
     }
     if config_path is not None:
         env["DMS_BOT_CONFIG"] = str(config_path)

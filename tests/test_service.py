@@ -467,10 +467,11 @@ async def test_user_me_is_the_requesters_cloud_user_name(ruled_runtime: Runtime)
     assert unknown.example.startswith("/dms-tasks ")
 
 
-async def test_digest_commands_say_plainly_when_digests_are_not_switched_on(
+async def test_digest_commands_without_a_store_point_to_slack_and_the_cli(
     open_runtime: Runtime,
 ) -> None:
     outcome = await open_runtime.service.command("digest add prod-orders at 09:00", ONCALL)
     assert isinstance(outcome, Problem)
-    assert "digests are not switched on" in outcome.summary
+    assert "managed in Slack" in outcome.summary
+    assert "dms-tasks-bot digest list" in outcome.hint
     assert outcome.example == "/dms-tasks help"

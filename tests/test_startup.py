@@ -153,3 +153,34 @@ def test_a_port_in_use_is_named(busy_port: int) -> None:
 )
 def test_bad_simulator_flags_are_named(flags: tuple[str, ...], words: tuple[str, ...]) -> None:
     assert_refused(run("simulate", "--port", "0", *flags, env={}), *words)
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (b"this is not a database, it is a note someone saved here\n" * 40, ("DMS_BOT_DB",)),
+        (None, ("DMS_BOT_DB",)),  # a directory where the file should be
+    ],
+)
+def test_a_damaged_digest_store_stops_serve_and_is_named(
+    tmp_path: Path, content: bytes | None, words: tuple[str, ...]
+) -> None:
+    db = tmp_path / "digests.db"
+    if content is None:
+        db.mkdir()
+    else:
+        db.write_bytes(content)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = run(
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        env={**CLOUD, **SLACK, "DMS_BOT_DB": str(db)},
+    )
+    assert_refused(result, *words)
+    # Never silently replaced.
+    assert content is None or db.read_bytes() == content
