@@ -1,4 +1,4 @@
-"""`dms-tasks-bot serve | try | demo | doctor | simulate`."""
+"""`dms-tasks-bot serve | try | demo | doctor | digest list|send | simulate`."""
 
 from __future__ import annotations
 
@@ -51,6 +51,15 @@ def _parser() -> argparse.ArgumentParser:
         "doctor",
         help="check the configured cloud: endpoint, credentials, project, aliases, paging",
     )
+
+    digest = sub.add_parser("digest", help="scheduled digests: list them, or send one now")
+    digest_sub = digest.add_subparsers(dest="digest_command", required=True)
+    digest_sub.add_parser("list", help="every subscription in the store, with its next run")
+    send = digest_sub.add_parser(
+        "send", help="post a digest of the last 24 h to a channel now, through the configured Slack"
+    )
+    send.add_argument("target", help="instance alias or id, several with commas, or all")
+    send.add_argument("--channel", required=True, help="the Slack channel id, e.g. C0123ABCD")
 
     simulate = sub.add_parser("simulate", help="run the DMS API simulator")
     from bot.simulator import add_cli_arguments
@@ -158,7 +167,7 @@ def _check_port(port: int, host: str, *, name: str, allow_any: bool = False) -> 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    if args.command in {"try", "demo", "doctor"}:
+    if args.command in {"try", "demo", "doctor", "digest"}:
         # Keep the terminal output to the message itself.
         logging.getLogger().setLevel(logging.ERROR)
     try:
@@ -180,6 +189,12 @@ def main(argv: list[str] | None = None) -> int:
             from bot.doctor import run_doctor
 
             return asyncio.run(run_doctor(settings, sys.stdout))
+        if args.command == "digest":
+            from bot.operator_cli import digest_list, digest_send
+
+            if args.digest_command == "list":
+                return asyncio.run(digest_list(settings, sys.stdout))
+            return asyncio.run(digest_send(settings, args.target, args.channel, sys.stdout))
         if args.command == "simulate":
             from bot.simulator import config_from_cli, serve_forever
 
