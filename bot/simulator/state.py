@@ -4,10 +4,12 @@ how a request proves who it is."""
 from __future__ import annotations
 
 import collections
+import json
 import random
 import secrets
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from aiohttp import web
 
@@ -16,6 +18,9 @@ from bot.simulator.data import SimInstance, build_instances
 from bot.simulator.errors import ApiError
 from bot.simulator.faults import FaultState
 from bot.simulator.signature import SignatureRejected, Verifier
+from bot.simulator.timestamps import iso_ms
+
+TASK_STATUSES = frozenset({"CREATED", "EXECUTING", "SUCCESS", "FAILED", "CANCELLED", "DELETED"})
 
 
 class RunningSimulator:
@@ -30,6 +35,7 @@ class RunningSimulator:
         )
         self.stats: collections.Counter[str] = collections.Counter()
         self._stats_lock = threading.Lock()
+        self._tasks_lock = threading.Lock()
         self._faults = FaultState(config.faults, config.seed)
         self._paging = config.paging
         self._clock_offset = timedelta()
@@ -82,6 +88,56 @@ class RunningSimulator:
 
     def instance(self, name_or_id: str) -> SimInstance:
         return next(i for i in self.instances if name_or_id in (i.name, i.instance_id))
+
+    # -- tasks that happen while a test runs --------------------------------------------------
+
+    def add_task(
+        self,
+        instance: str,
+        name: str,
+        status: str,
+        *,
+        created: datetime | None = None,
+        user_name: str = "alice.ops",
+        params: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """A new task record on `instance` (name or id), created now unless told; what a
+        console action would add while the bot is watching."""
+        if status not in TASK_STATUSES:
+            raise ValueError(f"status must be one of {sorted(TASK_STATUSES)}")
+        inst = self.instance(instance)
+        moment = (created or self.now()).astimezone(UTC)
+        task = {
+            "id": secrets.token_hex(16),
+            "name": name,
+            "user_name": user_name,
+            "user_id": secrets.token_hex(16),
+            "params": json.dumps(params, separators=(",", ":")) if params else "",
+            "status": status,
+            "created_at": iso_ms(moment),
+            "updated_at": iso_ms(moment),
+        }
+        with self._tasks_lock:
+            # Records are kept newest first, as the API lists them.
+            at = next(
+                (n for n, t in enumerate(inst.tasks) if inst.created_of(t) <= moment),
+                len(inst.tasks),
+            )
+            inst.tasks.insert(at, task)
+        return task
+
+    def set_task_status(self, task_id: str, status: str) -> dict[str, Any]:
+        """Move a task on (EXECUTING -> SUCCESS, say); its updated_at becomes now."""
+        if status not in TASK_STATUSES:
+            raise ValueError(f"status must be one of {sorted(TASK_STATUSES)}")
+        with self._tasks_lock:
+            for inst in self.instances:
+                task = inst.find_task(task_id)
+                if task is not None:
+                    task["status"] = status
+                    task["updated_at"] = iso_ms(self.now())
+                    return task
+        raise KeyError(task_id)
 
     def count(self, key: str) -> None:
         with self._stats_lock:

@@ -28,6 +28,8 @@ def add_routes(app: web.Application, sim: RunningSimulator) -> None:
     app.router.add_get("/_sim/instances", _get_instances(sim), name="sim_instances")
     app.router.add_post("/_sim/clock", _advance_clock(sim), name="sim_clock")
     app.router.add_post("/_sim/revoke-tokens", _revoke(sim), name="sim_revoke")
+    app.router.add_post("/_sim/tasks", _add_task(sim), name="sim_task_add")
+    app.router.add_post("/_sim/tasks/{task_id}", _set_task_status(sim), name="sim_task_status")
 
 
 async def _json_object(request: web.Request) -> dict[str, Any]:
@@ -125,5 +127,49 @@ def _revoke(sim: RunningSimulator) -> Handler:
     async def handle(request: web.Request) -> web.Response:
         sim.revoke_tokens()
         return json_response({})
+
+    return handle
+
+
+def _add_task(sim: RunningSimulator) -> Handler:
+    async def handle(request: web.Request) -> web.Response:
+        try:
+            body = await _json_object(request)
+            params = body.get("params")
+            if params is not None and not isinstance(params, dict):
+                raise ValueError("params must be an object")
+            task = sim.add_task(
+                str(body["instance"]),
+                str(body["name"]),
+                str(body.get("status", "EXECUTING")),
+                user_name=str(body.get("user_name", "alice.ops")),
+                params=params,
+            )
+        except (KeyError, StopIteration):
+            return json_response(
+                {
+                    "error": 'expected {"instance": <name or id>, "name": <task name>, '
+                    '"status"?: ..., "user_name"?: ..., "params"?: {...}} with a known instance'
+                },
+                400,
+            )
+        except ValueError as exc:
+            return json_response({"error": str(exc)}, 400)
+        return json_response(task)
+
+    return handle
+
+
+def _set_task_status(sim: RunningSimulator) -> Handler:
+    async def handle(request: web.Request) -> web.Response:
+        try:
+            task = sim.set_task_status(
+                request.match_info["task_id"], str((await _json_object(request))["status"])
+            )
+        except KeyError:
+            return json_response({"error": 'expected {"status": ...} for a known task id'}, 400)
+        except ValueError as exc:
+            return json_response({"error": str(exc)}, 400)
+        return json_response(task)
 
     return handle
