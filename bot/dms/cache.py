@@ -9,6 +9,9 @@
 - Coalescing: a page turn, a refresh and a digest can ask for the same window at the same moment;
   N identical concurrent requests make one upstream call. A failure is handed to everyone who
   waited for that call, but never stored, so the next request tries again.
+- Windows that touch "now" are served from a per-instance view that syncs instead of re-reading
+  (bot/dms/sync.py): one list call for what is new plus one call per running task, shared by
+  every query, Refresh, alert and digest about the instance.
 - `cachetools.cached` is never used on coroutines: it would cache the coroutine object, and the
   second await raises "cannot reuse already awaited coroutine". Results are cached instead.
 """
@@ -24,6 +27,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from cachetools import TLRUCache
 
 from bot.dms.client import DmsClient
+from bot.dms.sync import IncompleteRead, InstanceViews
 from bot.domain.instances import InstanceRef
 from bot.domain.tasks import Instance, Task, TaskWindow
 
@@ -116,6 +120,8 @@ class TaskCache:
         settle_grace_s: float = 120.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         store: ResultStore | None = None,
+        sync: bool = True,
+        full_read_every_s: float = 300.0,
     ) -> None:
         self._client = client
         self._settled_ttl_s = settled_ttl_s
@@ -126,13 +132,25 @@ class TaskCache:
         self._store: ResultStore = store if store is not None else MemoryResultStore(maxsize, clock)
         self._inflight: dict[str, asyncio.Future[StoredResult]] = {}
         self._counts = {"window": 0, "task": 0, "instances": 0, "hits": 0, "joined": 0}
+        self.views = (
+            InstanceViews(
+                client,
+                fresh=timedelta(seconds=live_ttl_s),
+                full_every=timedelta(seconds=full_read_every_s),
+                overlap=self._settle_grace,
+                clock=clock,
+            )
+            if sync
+            else None
+        )
 
     @property
     def stats(self) -> CacheStats:
         c = self._counts
+        synced = self.views.counts if self.views is not None else None
         return CacheStats(
-            window_fetches=c["window"],
-            task_fetches=c["task"],
+            window_fetches=c["window"] + (synced.list_calls if synced else 0),
+            task_fetches=c["task"] + (synced.show_calls if synced else 0),
             instance_fetches=c["instances"],
             hits=c["hits"],
             joined=c["joined"],
@@ -141,6 +159,15 @@ class TaskCache:
     async def window(
         self, instance: InstanceRef, begin: datetime, end: datetime
     ) -> Cached[TaskWindow]:
+        if self.views is not None and end + self._settle_grace > self._clock():
+            try:
+                window, no_call = await self.views.window(instance, begin, end)
+            except IncompleteRead:
+                pass  # the per-window path below reads it and reports the shortfall
+            else:
+                if no_call:
+                    self._counts["hits"] += 1
+                return Cached(window, window.fetched_at, from_cache=no_call)
         key = "|".join(("window", *_instance_key(instance), _time_key(begin), _time_key(end)))
 
         async def fetch() -> StoredResult:
