@@ -4,7 +4,9 @@ exactly once per subscription and local date, even with several replicas sharing
 Each round it looks at every active subscription:
 - the latest run due by now that has no result yet is posted, if it is at most `grace` late
   (at start-up that is the one missed run inside the grace period); older missed runs are
-  recorded as skipped;
+  recorded as skipped. A run whose post failed has no final result: it is tried again
+  `RETRY_AFTER_FAILURE` after the failure (by whichever replica looks first), while it is
+  inside the grace period;
 - before posting, the replica claims `digest:<id>:<local date>` in the store (a transaction in
   SQLite, SET NX with an expiry in Redis); the claim is released only if posting failed, and
   turned into a long-lived "done" marker when it succeeded. If a replica dies mid-post, its
@@ -36,6 +38,8 @@ CLAIM_TTL_S = 300.0  # longer than any post takes; short enough for a survivor t
 DONE_KEEP_S = 3 * 86400.0
 RETRY_AFTER_FAILURE = timedelta(minutes=2)
 CONCURRENT_DIGESTS = 20  # digests built at once; the poster spaces posts per channel
+# Just before a run: looking for missed runs from here finds that run again.
+_JUST_BEFORE = timedelta(microseconds=1)
 
 
 def claim_key(sub: Subscription, due: datetime) -> str:
@@ -63,8 +67,9 @@ class DigestScheduler:
         self._clock = clock
         self._sleep = sleep
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self._failed_at: dict[str, datetime] = {}  # claim key -> when posting last failed here
         self._limit = asyncio.Semaphore(CONCURRENT_DIGESTS)
+        # Subscriptions whose round failed, so that one broken every round is logged once.
+        self._broken: set[str] = set()
 
     async def run(self) -> None:
         """The job body: rounds for ever (the runtime cancels it on shutdown)."""
@@ -76,46 +81,72 @@ class DigestScheduler:
         """One look at every subscription; how long until the next round."""
         now = self._clock()
         subs = [s for s in await self._store.all() if s.paused is None]
-        await asyncio.gather(*(self._consider(sub, now) for sub in subs))
-        upcoming = [next_due(sub, now) for sub in subs]
-        soonest = min(upcoming, default=now + timedelta(seconds=self._poll_s))
-        return max(0.0, min(self._poll_s, (soonest - self._clock()).total_seconds()))
+        await asyncio.gather(*(self._guarded(sub, now) for sub in subs))
+        soonest = now + timedelta(seconds=self._poll_s)
+        for sub in subs:
+            try:
+                soonest = min(soonest, next_due(sub, now))
+            except (ValueError, RuntimeError):
+                continue  # a zone this host cannot read: _guarded has logged it
+        # A round that outlasted the next run (a slow build, Slack's Retry-After) goes again now.
+        return max(0.0, (soonest - self._clock()).total_seconds())
+
+    async def _guarded(self, sub: Subscription, now: datetime) -> None:
+        try:
+            await self._consider(sub, now)
+        except Exception:
+            # One subscription (an unknown zone, a store write that failed) must not keep the
+            # others from posting; a broken one would fail every round, so it is logged once.
+            if sub.id not in self._broken:
+                self._broken.add(sub.id)
+                log.exception("digest %s: its round failed; the others go on", sub.id)
+            return
+        self._broken.discard(sub.id)
 
     async def _consider(self, sub: Subscription, now: datetime) -> None:
-        last = sub.last_result.due if sub.last_result else None
-        post, skipped = missed_runs(sub, last, now, self._grace)
+        result = sub.last_result
+        last = result.due if result else None
+        failed = result is not None and result.kind is ResultKind.FAILED
+        # A failed run is not done: look again from just before it, so it is found and retried.
+        since = last - _JUST_BEFORE if last is not None and failed else last
+        post, skipped = missed_runs(sub, since, now, self._grace)
         for due in skipped:
-            if last is None or due > last:
-                await self._record(
-                    sub, DigestResult(ResultKind.SKIPPED, now, due, "the bot was down")
-                )
+            if last is not None and due <= last:
+                continue  # a failed run past the grace keeps its reason in last_result
+            if await self._store.completed(claim_key(sub, due)):
+                continue  # posted, by another replica or before a crash lost its result
+            await self._record(sub, DigestResult(ResultKind.SKIPPED, now, due, "the bot was down"))
         if post is None:
             return
-        key = claim_key(sub, post)
-        failed = self._failed_at.get(key)
-        if failed is not None and now - failed < RETRY_AFTER_FAILURE:
+        # Paced by the stored result, not by memory: every replica, and a restarted one, waits.
+        if (
+            failed
+            and result is not None
+            and result.due == post
+            and now - result.at < RETRY_AFTER_FAILURE
+        ):
             return
         await self.post(sub, post)
 
     async def post(self, sub: Subscription, due: datetime) -> ResultKind | None:
         """Post one scheduled run, if this replica wins its claim; the result, else None."""
         key = claim_key(sub, due)
-        if await self._store.completed(key) or not await self._store.claim(
-            key, self.owner, CLAIM_TTL_S
-        ):
-            return None
+        # The turn comes before the claim: a claim taken while queued behind other digests
+        # could expire before its post, and another replica would then post it too.
         async with self._limit:
+            if await self._store.completed(key) or not await self._store.claim(
+                key, self.owner, CLAIM_TTL_S
+            ):
+                return None
             try:
                 kind, detail = await self._deliver(sub, previous_due(sub, due), due)
             except Exception as exc:  # a bad digest must not stop the others
                 log.exception("digest %s failed", sub.id)
                 kind, detail = ResultKind.FAILED, type(exc).__name__
-        if kind is ResultKind.FAILED:
-            await self._store.release(key, self.owner)
-            self._failed_at[key] = self._clock()
-        else:
-            await self._store.mark_done(key, DONE_KEEP_S)
-            self._failed_at.pop(key, None)
+            if kind is ResultKind.FAILED:
+                await self._store.release(key, self.owner)
+            else:
+                await self._store.mark_done(key, DONE_KEEP_S)
         await self._record(sub, DigestResult(kind, self._clock(), due, detail))
         return kind
 
@@ -128,7 +159,9 @@ class DigestScheduler:
             return ResultKind.NOTHING, ""
         posted = await self._poster.post(sub.channel_id, message)
         if isinstance(posted, Posted):
-            return (ResultKind.NOTHING if report.nothing_happened else ResultKind.POSTED), ""
+            # NOTHING is a quiet digest's one line; a full digest saying "no tasks" was posted.
+            nothing = report.quiet and report.nothing_happened
+            return (ResultKind.NOTHING if nothing else ResultKind.POSTED), ""
         if isinstance(posted, ChannelUnavailable):
             log.warning(
                 "digest %s paused: Slack answered %s for channel %s",
@@ -141,4 +174,11 @@ class DigestScheduler:
         return ResultKind.FAILED, posted.error
 
     async def _record(self, sub: Subscription, result: DigestResult) -> None:
+        current = await self._store.get(sub.id)
+        if current is None:
+            return  # removed while it ran
+        # Replicas read the subscription at different moments: one that saw it before another
+        # posted a later run must not put an older result back over that one.
+        if current.last_result is not None and current.last_result.due > result.due:
+            return
         await self._store.record_result(sub.id, result)
