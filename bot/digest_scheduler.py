@@ -34,7 +34,10 @@ from bot.store import Store
 
 log = logging.getLogger(__name__)
 
-CLAIM_TTL_S = 300.0  # longer than any post takes; short enough for a survivor to take over
+# Longer than any post can take (the poster waits out at most 3 Retry-Afters of 120 s, plus the
+# DMS reads), so a live replica never loses its claim mid-post; short enough for a survivor to
+# take over a dead one's run well inside the grace period.
+CLAIM_TTL_S = 600.0
 DONE_KEEP_S = 3 * 86400.0
 RETRY_AFTER_FAILURE = timedelta(minutes=2)
 CONCURRENT_DIGESTS = 20  # digests built at once; the poster spaces posts per channel

@@ -252,6 +252,7 @@ class DigestService:
             instances=tuple(parts),
             refused=tuple(refused),
             quiet=quiet,
+            silent=quiet and self._service.settings.load_config().digests.quiet_posts == "nothing",
         )
 
     async def _instance(

@@ -166,6 +166,7 @@ class DigestReport:
     instances: tuple[InstanceDigest, ...]
     refused: tuple[str, ...] = ()  # targets the channel may not see, or that are unknown
     quiet: bool = False  # a quiet digest says one line when nothing happened
+    silent: bool = False  # ... or, so configured ([digests] quiet_posts), posts nothing
 
     @property
     def nothing_happened(self) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import tomllib
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -63,6 +63,8 @@ class DigestConfig(BaseModel):
 
     # Slack user ids; unset means anyone who may use the bot in that channel.
     managers: list[str] | None = None
+    # What a `quiet` digest posts over a period with no tasks: one line, or nothing at all.
+    quiet_posts: Literal["line", "nothing"] = "line"
 
 
 class BotConfig(BaseModel):

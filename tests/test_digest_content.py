@@ -114,6 +114,29 @@ def test_a_quiet_digest_with_nothing_to_report_is_one_line() -> None:
     assert "Nothing happened on prod-orders" in render_text(message)
     loud = render_text(render_digest(replace(report, quiet=False)) or {})
     assert "*prod-orders*  no tasks" in loud
+    # `[digests] quiet_posts = "nothing"`: a quiet digest with nothing to say posts nothing.
+    assert render_digest(replace(report, silent=True)) is None
+    assert render_digest(replace(report, silent=True, quiet=False)) is not None
+
+
+async def test_quiet_posts_nothing_in_the_config_makes_quiet_digests_silent(
+    sim: RunningSimulator, tmp_path: Path
+) -> None:
+    config = tmp_path / "silent.toml"
+    config.write_text('[digests]\nquiet_posts = "nothing"\n', encoding="utf-8")
+    settings = Settings.model_validate({"DMS_BOT_CONFIG": str(config)})
+    silent = Runtime(with_simulator(settings, sim.url), with_slack=False)
+    try:
+        digests = DigestService(silent.service)
+        end = silent.service.now() - timedelta(days=300)
+        begin = end - timedelta(hours=1)
+        report = await digests.build(ONCALL, (ALL_TARGETS,), begin, end, quiet=True)
+        assert report.silent and report.nothing_happened
+        assert render_digest(report) is None
+        loud = await digests.build(ONCALL, (ALL_TARGETS,), begin, end)
+        assert not loud.silent and render_digest(loud) is not None
+    finally:
+        await silent.stop()
 
 
 def test_thousands_of_tasks_are_summarised_within_slacks_limits() -> None:

@@ -166,6 +166,8 @@ def render_digest(report: DigestReport) -> dict[str, Any] | None:
     names = [piece(p.instance.display_name, NAME_LIMIT) for p in report.instances]
     period = _period(report)
     if report.nothing_happened and report.quiet:
+        if report.silent:
+            return None
         text = f"Nothing happened on {join_words(names) or 'these instances'} · {period}"
         return checked(slack_message(text, [section_block(BlockId.DIGEST, text)]), "digest")
     head = section_block(BlockId.DIGEST, f"*Kafka background tasks* · {period}")
