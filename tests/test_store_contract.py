@@ -17,8 +17,10 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
+from bot.domain.alerts import ALL_TARGETS as ALERT_ALL
+from bot.domain.alerts import Alert
 from bot.domain.digests import ALL_TARGETS, Days, DigestResult, ResultKind, Subscription
-from bot.store import IdTaken, RedisStore, SQLiteStore, Store
+from bot.store import AlertStore, IdTaken, Record, RedisStore, SQLiteStore, Store, StoreError
 from tests.fake_time import FakeTime
 from tests.redis_server import redis_server
 
@@ -311,3 +313,165 @@ async def test_everything_survives_a_restart(backend: Backend) -> None:
     assert await again.claim("held", "replica-b", backend.ttl_s) is False
     assert await again.completed("posted") is True
     await first.close()  # closing twice is harmless
+
+
+# ---- records (alerts now; watches and channel defaults later) --------------------------------
+
+
+def rec(record_id: str, channel: str = "C1", body: str = '{"x":1}', kind: str = "alert") -> Record:
+    return Record(kind, record_id, channel, body)
+
+
+async def test_a_record_reads_back_exactly(store: Store) -> None:
+    body = '{"targets":["prod-orders"],"note":"ünïcode ✅ <!channel> \\" \\\\"}'
+    await store.add_record(rec("ab2345", body=body))
+    assert await store.get_record("alert", "ab2345") == rec("ab2345", body=body)
+    assert await store.get_record("alert", "zzzzzz") is None
+    # Kinds are separate: the same id in another kind is another record.
+    assert await store.get_record("watch", "ab2345") is None
+
+
+async def test_records_are_listed_oldest_first_by_kind_and_channel(store: Store) -> None:
+    added = [rec("zz2222"), rec("yy3333", "C2"), rec("xx4444"), rec("ww5555", kind="watch")]
+    for record in added:
+        await store.add_record(record)
+    assert [r.id for r in await store.records("alert")] == ["zz2222", "yy3333", "xx4444"]
+    assert [r.id for r in await store.records("alert", "C1")] == ["zz2222", "xx4444"]
+    assert [r.id for r in await store.records("alert", "C2")] == ["yy3333"]
+    assert await store.records("watch") == [rec("ww5555", kind="watch")]
+    assert await store.records("alert", "C9") == []
+    # Records are not subscriptions, nor the other way round.
+    assert await store.all() == []
+
+
+async def test_a_taken_record_id_is_refused_and_keeps_the_first(store: Store) -> None:
+    await store.add_record(rec("ab2345"))
+    with pytest.raises(IdTaken, match="ab2345"):
+        await store.add_record(rec("ab2345", "C9", body="{}"))
+    assert await store.get_record("alert", "ab2345") == rec("ab2345")
+    assert await store.records("alert", "C9") == []
+    # The same id in another kind is free.
+    await store.add_record(rec("ab2345", kind="watch"))
+
+
+async def test_concurrent_adds_of_one_record_id_have_one_winner(backend: Backend) -> None:
+    one, two = await backend.open(), await backend.open()
+
+    async def add(n: int) -> bool:
+        try:
+            await (one if n % 2 else two).add_record(rec("ab2345", f"C{n}"))
+        except IdTaken:
+            return False
+        return True
+
+    assert (await asyncio.gather(*(add(n) for n in range(20)))).count(True) == 1
+    assert len(await one.records("alert")) == 1
+
+
+async def test_update_and_delete_a_record(store: Store) -> None:
+    await store.add_record(rec("ab2345"))
+    await store.add_record(rec("cd6789"))
+    assert await store.update_record("alert", "ab2345", '{"x":2}') is True
+    assert await store.get_record("alert", "ab2345") == rec("ab2345", body='{"x":2}')
+    # Still in its place: an update is not a re-add.
+    assert [r.id for r in await store.records("alert", "C1")] == ["ab2345", "cd6789"]
+    assert await store.delete_record("alert", "ab2345") is True
+    assert await store.delete_record("alert", "ab2345") is False
+    assert await store.get_record("alert", "ab2345") is None
+    assert [r.id for r in await store.records("alert", "C1")] == ["cd6789"]
+    assert [r.id for r in await store.records("alert")] == ["cd6789"]
+
+
+async def test_updating_a_deleted_record_does_not_bring_it_back(store: Store) -> None:
+    assert await store.update_record("alert", "ab2345", "{}") is False
+    assert await store.get_record("alert", "ab2345") is None
+    assert await store.records("alert") == []
+
+
+@pytest.mark.parametrize("kind", ["", "Alert", "al:ert", "a b", "x" * 40])
+async def test_a_record_kind_is_one_plain_word(store: Store, kind: str) -> None:
+    with pytest.raises(ValueError, match="kind"):
+        await store.add_record(rec("ab2345", kind=kind))
+
+
+async def test_new_record_ids_are_typeable_and_never_one_stored(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = [await store.new_record_id("alert") for _ in range(100)]
+    assert all(ID_SHAPE.fullmatch(i) for i in ids), ids
+    await store.add_record(rec("ab2345"))
+    draws = iter(["ab2345", "ab2345", "cd6789"])
+    for module in ("bot.store.sqlite_store", "bot.store.redis_store"):
+        monkeypatch.setattr(f"{module}.candidate_id", lambda: next(draws))
+    assert await store.new_record_id("alert") == "cd6789"
+
+
+async def test_records_survive_a_restart_and_are_shared(backend: Backend) -> None:
+    first = await backend.open()
+    await first.add_record(rec("ab2345"))
+    other = await backend.open()
+    assert await other.update_record("alert", "ab2345", '{"x":3}') is True
+    await first.close()
+    again = await backend.open()
+    assert await again.records("alert") == [rec("ab2345", body='{"x":3}')]
+
+
+# ---- alerts, typed, over records -------------------------------------------------------------
+
+ALERT = Alert(
+    id="k3m9qa",
+    channel_id="C1",
+    targets=("kafka-prod", "a1b2c3d4-0000-4000-8000-123456789abc"),
+    created_at=NOW,
+    stuck=True,
+    created_by="U024BE7LH",
+    paused="not_in_channel",
+)
+
+
+@pytest.mark.parametrize(
+    "alert",
+    [ALERT, Alert("ab2345", "C2", (ALERT_ALL,), created_at=NOW.replace(microsecond=0))],
+    ids=["every-field", "defaults"],
+)
+async def test_an_alert_reads_back_exactly(store: Store, alert: Alert) -> None:
+    alerts = AlertStore(store)
+    await alerts.add(alert)
+    got = await alerts.get(alert.id)
+    assert got == alert
+    assert got is not None and got.created_at.tzinfo is UTC and isinstance(got.targets, tuple)
+    assert await alerts.all() == [alert]
+    assert await alerts.for_channel(alert.channel_id) == [alert]
+
+
+async def test_alerts_pause_resume_and_go(store: Store) -> None:
+    alerts = AlertStore(store)
+    active = replace(ALERT, paused=None)
+    await alerts.add(active)
+    with pytest.raises(IdTaken):
+        await alerts.add(replace(active, channel_id="C9"))
+    assert await alerts.set_paused(active.id, "is_archived") is True
+    assert await alerts.get(active.id) == replace(active, paused="is_archived")
+    assert await alerts.set_paused(active.id, None) is True
+    assert await alerts.get(active.id) == active
+    assert await alerts.remove(active.id) is True
+    # A pause arriving after the removal does not bring it back.
+    assert await alerts.set_paused(active.id, "is_archived") is False
+    assert await alerts.all() == []
+    assert ID_SHAPE.fullmatch(await alerts.new_id())
+
+
+async def test_a_naive_alert_time_is_refused_rather_than_shifted(store: Store) -> None:
+    with pytest.raises(ValueError, match="naive"):
+        await AlertStore(store).add(replace(ALERT, created_at=datetime(2024, 6, 3, 7, 0)))
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["not json", "{}", '{"v":99,"targets":[]}', "[1]"],
+    ids=["text", "empty", "newer", "list"],
+)
+async def test_an_alert_that_does_not_read_back_names_itself(store: Store, body: str) -> None:
+    await store.add_record(rec("ab2345", body=body))
+    with pytest.raises(StoreError, match="ab2345"):
+        await AlertStore(store).get("ab2345")

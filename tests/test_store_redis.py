@@ -3,6 +3,7 @@ never show its password."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from datetime import time
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.domain.digests import Subscription
-from bot.store import RedisStore, StoreError, open_store
+from bot.store import Record, RedisStore, StoreError, open_store
 from bot.store.redis_store import LAYOUT_VERSION, shown_url
 from tests.redis_server import free_port, redis_server
 
@@ -90,6 +91,9 @@ async def test_every_key_is_under_the_prefix(redis_url: str, raw: Redis) -> None
     await store.add(SUB)
     await store.claim("held", "replica-a", 60)
     await store.mark_done("posted", 60)
+    await store.add_record(Record("alert", "k3m9qa", "C2", "{}"))
+    await store.add_record(Record("alert", "zz2222", "C2", "{}"))
+    await store.delete_record("alert", "zz2222")
     await store.close()
     keys = {key async for key in raw.scan_iter("*")}
     assert keys == {
@@ -100,7 +104,16 @@ async def test_every_key_is_under_the_prefix(redis_url: str, raw: Redis) -> None
         "team-a:sub:ab2345",
         "team-a:claim:held",
         "team-a:claim:posted",
+        "team-a:rec:alert:k3m9qa",
+        "team-a:recs:alert",
+        "team-a:rec-channel:alert:C2",
     }
+    assert await raw.hgetall("team-a:rec:alert:k3m9qa") == {
+        "channel": "C2",
+        "body": "{}",
+        "seq": "2",
+    }
+    assert await raw.zrange("team-a:rec-channel:alert:C2", 0, -1) == ["k3m9qa"]
 
 
 async def test_two_prefixes_are_two_stores(redis_url: str, raw: Redis) -> None:
@@ -137,6 +150,28 @@ async def test_an_owner_named_like_the_done_marker_cannot_release_it(
 async def test_the_layout_version_is_written_once(redis_url: str, raw: Redis) -> None:
     await (await RedisStore.open(redis_url, prefix="p:")).close()
     assert await raw.get("p:schema") == str(LAYOUT_VERSION)
+
+
+async def test_a_layout_1_store_is_upgraded_and_keeps_its_digests_and_markers(
+    redis_url: str, raw: Redis
+) -> None:
+    assert LAYOUT_VERSION == 2
+    # What a layout-1 release left: the version, a digest and a done marker.
+    first = await RedisStore.open(redis_url, prefix="p:")
+    await first.add(SUB)
+    await first.mark_done("digest:ab2345:2024-06-03", 60)
+    await first.close()
+    await raw.set("p:schema", "1")
+    upgraded, racing = await asyncio.gather(
+        RedisStore.open(redis_url, prefix="p:"), RedisStore.open(redis_url, prefix="p:")
+    )
+    assert await raw.get("p:schema") == "2"
+    assert await upgraded.all() == [SUB]
+    assert await upgraded.completed("digest:ab2345:2024-06-03") is True
+    await upgraded.add_record(Record("alert", "k3m9qa", "C1", "{}"))
+    assert await racing.records("alert") == [Record("alert", "k3m9qa", "C1", "{}")]
+    await upgraded.close()
+    await racing.close()
 
 
 @pytest.mark.parametrize("found", [str(LAYOUT_VERSION + 1), "garbage"])

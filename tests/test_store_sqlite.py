@@ -8,13 +8,15 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-from datetime import time
+from dataclasses import replace
+from datetime import UTC, datetime, time
 from pathlib import Path
 
 import pytest
 
+from bot.domain.alerts import Alert
 from bot.domain.digests import Subscription
-from bot.store import SQLiteStore, StoreError, open_store
+from bot.store import AlertStore, SQLiteStore, StoreError, open_store
 from bot.store import sqlite_schema as schema
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -173,6 +175,77 @@ async def test_a_failed_migration_leaves_the_old_version(
     tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
     conn.close()
     assert "watches" not in tables
+
+
+# The first released schema, as files in the field hold it: written out here rather than taken
+# from schema.STEPS, so that an edit to a released step cannot pass by rewriting its own fixture.
+V1_SCHEMA = (
+    """CREATE TABLE subscriptions (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        channel_id TEXT NOT NULL,
+        body TEXT NOT NULL,
+        paused TEXT,
+        last_result TEXT
+    )""",
+    "CREATE INDEX subscriptions_by_channel ON subscriptions (channel_id, seq)",
+    """CREATE TABLE claims (
+        key TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        done INTEGER NOT NULL DEFAULT 0,
+        expires REAL NOT NULL
+    ) WITHOUT ROWID""",
+    "CREATE INDEX claims_by_expiry ON claims (expires)",
+)
+V1_BODY = (
+    '{"id":"ab2345","channel_id":"C1","targets":["kafka-prod"],"at":"09:30:00","tz":"UTC",'
+    '"days":"daily","quiet":false,"created_by":"","created_at":null}'
+)
+
+
+def write_v1_file(path: Path) -> None:
+    conn = sqlite3.connect(path)
+    for statement in V1_SCHEMA:
+        conn.execute(statement)
+    conn.execute(
+        "INSERT INTO subscriptions (id, channel_id, body, paused, last_result) "
+        "VALUES ('ab2345', 'C1', ?, 'not_in_channel', NULL)",
+        (V1_BODY,),
+    )
+    conn.execute("INSERT INTO claims VALUES ('digest:ab2345:2024-06-03', '', 1, 4102444800.0)")
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+
+
+async def test_a_version_1_file_migrates_and_keeps_its_digests_and_markers(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "bot.db"
+    write_v1_file(path)
+    store = await open_store(str(path), None)
+    assert pragma(path, "user_version") == schema.SCHEMA_VERSION == 2
+    assert await store.all() == [replace(SUB, paused="not_in_channel")]
+    assert await store.completed("digest:ab2345:2024-06-03") is True
+    alert = Alert("k3m9qa", "C1", ("kafka-prod",), created_at=datetime(2024, 6, 3, tzinfo=UTC))
+    await AlertStore(store).add(alert)
+    await store.close()
+    # Opened again, by this release or a replica started with it: nothing more to do.
+    again = await open_store(str(path), None)
+    assert await AlertStore(again).all() == [alert]
+    assert await again.get(SUB.id) == replace(SUB, paused="not_in_channel")
+    await again.close()
+
+
+async def test_a_version_2_file_without_its_records_table_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "bot.db"
+    write_v1_file(path)
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version = 2")
+    conn.close()
+    before = path.read_bytes()
+    await expect_refusal(path, "lacks the tables records", "left as it is")
+    assert path.read_bytes() == before
 
 
 async def test_a_closed_store_says_so(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""Where scheduled digests (and the claims that post each run once) are kept.
+"""Where scheduled digests, alerts and other records (and the claims that post each run or
+event once) are kept.
 
 One SQLite file for a single host, or Redis when replicas run on several. Only the domain, the
 standard library and redis are imported here (tests/test_layers.py); settings hand in the
@@ -9,14 +10,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from .base import ID_ALPHABET, ID_LENGTH, IdTaken, Store, StoreError
+from .alerts import AlertStore
+from .base import ID_ALPHABET, ID_LENGTH, IdTaken, Record, Store, StoreError
 from .redis_store import DEFAULT_PREFIX, RedisStore
 from .sqlite_store import SQLiteStore
 
 __all__ = [
     "ID_ALPHABET",
     "ID_LENGTH",
+    "AlertStore",
     "IdTaken",
+    "Record",
     "RedisStore",
     "SQLiteStore",
     "Store",

@@ -7,6 +7,14 @@ Layout, every key under the prefix (default "dms-tasks-bot:"):
   subs                sorted set of every id, scored by seq
   channel:<channel>   sorted set of one channel's ids, scored by seq
   claim:<key>         "held:<owner>" while claimed, "done" as a done marker; expiring keys
+  rec:<kind>:<id>     hash: channel, body and seq of one record (layout 2)
+  recs:<kind>         sorted set of every id of one kind, scored by seq (layout 2)
+  rec-channel:<kind>:<channel>   sorted set of one channel's ids of one kind (layout 2)
+
+Layout 2 only added the record keys, so a store in layout 1 is brought to 2 by rewriting the
+version (compare-and-set, so that replicas starting together agree); a release that knows only
+layout 1 then refuses the store rather than ignore the records in it. Kinds are one word without
+":" (base.check_kind), so a record's keys never collide with another kind's.
 
 Changes that touch several keys run as Lua scripts, which Redis runs atomically, so a reader
 never sees a subscription in one index and not the other. Scripts name the channel index from
@@ -25,12 +33,20 @@ from redis.exceptions import RedisError
 
 from bot.domain.digests import DigestResult, Subscription
 
-from .base import ID_ATTEMPTS, IdTaken, StoreError, candidate_id, check_seconds
+from .base import (
+    ID_ATTEMPTS,
+    IdTaken,
+    Record,
+    StoreError,
+    candidate_id,
+    check_kind,
+    check_seconds,
+)
 from .codec import decode, encode_body, encode_result
 
 SETTING = "REDIS_URL"
 DEFAULT_PREFIX = "dms-tasks-bot:"
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2
 DONE = "done"
 HELD = "held:"
 
@@ -64,6 +80,24 @@ _SET_IF_PRESENT = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1
+"""
+
+_ADD_RECORD = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local seq = redis.call('INCR', KEYS[2])
+redis.call('HSET', KEYS[1], 'channel', ARGV[2], 'body', ARGV[3], 'seq', seq)
+redis.call('ZADD', KEYS[3], seq, ARGV[1])
+redis.call('ZADD', KEYS[4], seq, ARGV[1])
+return 1
+"""
+
+# The channel index is named from the stored hash, as in _REMOVE.
+_DELETE_RECORD = _REMOVE
+
+# Layout upgrades: only from the version read, so two replicas upgrading at once both succeed.
+_UPGRADE_LAYOUT = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2]) end
+return redis.call('GET', KEYS[1])
 """
 
 # Compare and delete in one step: between a GET and a DEL the claim could expire and be taken.
@@ -113,6 +147,9 @@ class RedisStore:
         self._remove = client.register_script(_REMOVE)
         self._set_if_present = client.register_script(_SET_IF_PRESENT)
         self._release = client.register_script(_RELEASE)
+        self._add_record = client.register_script(_ADD_RECORD)
+        self._delete_record = client.register_script(_DELETE_RECORD)
+        self._upgrade_layout = client.register_script(_UPGRADE_LAYOUT)
 
     @classmethod
     async def open(cls, url: str, prefix: str = DEFAULT_PREFIX) -> RedisStore:
@@ -156,6 +193,9 @@ class RedisStore:
         key = self.prefix + "schema"
         await self._r.set(key, LAYOUT_VERSION, nx=True)
         found = await self._r.get(key)
+        if found is not None and found.isdigit() and int(found) < LAYOUT_VERSION:
+            # Every older layout is a subset of this one (see the module docstring).
+            found = await self._upgrade_layout(keys=[key], args=[found, LAYOUT_VERSION])
         if found is not None and not (found.isdigit() and int(found) <= LAYOUT_VERSION):
             raise StoreError(
                 f"Redis at {SETTING}={shown_url(self._url)} holds the store (keys {self.prefix}*) "
@@ -257,6 +297,88 @@ class RedisStore:
         except RedisError as exc:
             raise self._failed(exc) from exc
         raise StoreError(f"no free subscription id after {ID_ATTEMPTS} tries under {self.prefix}")
+
+    # Records
+
+    def _rec(self, kind: str, record_id: str) -> str:
+        return f"{self.prefix}rec:{kind}:{record_id}"
+
+    def _rec_channel(self, kind: str, channel_id: str = "") -> str:
+        return f"{self.prefix}rec-channel:{kind}:{channel_id}"
+
+    async def add_record(self, record: Record) -> None:
+        check_kind(record.kind)
+        keys = [self._rec(record.kind, record.id), self.prefix + "seq"]
+        keys += [
+            f"{self.prefix}recs:{record.kind}",
+            self._rec_channel(record.kind, record.channel_id),
+        ]
+        try:
+            added = await self._add_record(
+                keys=keys, args=[record.id, record.channel_id, record.body]
+            )
+        except RedisError as exc:
+            raise self._failed(exc) from exc
+        if not added:
+            raise IdTaken(f"{record.kind} id {record.id} is taken")
+
+    async def _read_records(self, kind: str, ids: list[str]) -> list[Record]:
+        try:
+            async with self._r.pipeline(transaction=False) as pipe:
+                for record_id in ids:
+                    pipe.hmget(self._rec(kind, record_id), ["channel", "body"])
+                rows = await pipe.execute()
+        except RedisError as exc:
+            raise self._failed(exc) from exc
+        return [
+            Record(kind, record_id, channel, body)
+            for record_id, (channel, body) in zip(ids, rows, strict=True)
+            # Deleted between reading an index and reading the hash.
+            if channel is not None and body is not None
+        ]
+
+    async def get_record(self, kind: str, record_id: str) -> Record | None:
+        found = await self._read_records(kind, [record_id])
+        return found[0] if found else None
+
+    async def records(self, kind: str, channel_id: str | None = None) -> list[Record]:
+        index = (
+            f"{self.prefix}recs:{kind}"
+            if channel_id is None
+            else self._rec_channel(kind, channel_id)
+        )
+        try:
+            ids = await self._r.zrange(index, 0, -1)
+        except RedisError as exc:
+            raise self._failed(exc) from exc
+        return await self._read_records(kind, list(ids))
+
+    async def update_record(self, kind: str, record_id: str, body: str) -> bool:
+        try:
+            return bool(
+                await self._set_if_present(keys=[self._rec(kind, record_id)], args=["body", body])
+            )
+        except RedisError as exc:
+            raise self._failed(exc) from exc
+
+    async def delete_record(self, kind: str, record_id: str) -> bool:
+        keys = [self._rec(kind, record_id), f"{self.prefix}recs:{kind}"]
+        try:
+            return bool(
+                await self._delete_record(keys=keys, args=[record_id, self._rec_channel(kind)])
+            )
+        except RedisError as exc:
+            raise self._failed(exc) from exc
+
+    async def new_record_id(self, kind: str) -> str:
+        try:
+            for _ in range(ID_ATTEMPTS):
+                candidate = candidate_id()
+                if not await self._r.exists(self._rec(kind, candidate)):
+                    return candidate
+        except RedisError as exc:
+            raise self._failed(exc) from exc
+        raise StoreError(f"no free {kind} id after {ID_ATTEMPTS} tries under {self.prefix}")
 
     # Claims
 

@@ -36,9 +36,31 @@ STEPS: tuple[tuple[str, ...], ...] = (
         ) WITHOUT ROWID""",
         "CREATE INDEX claims_by_expiry ON claims (expires)",
     ),
+    (
+        # Version 2: records of any kind (alerts first); seq orders them oldest first, and the
+        # body is the kind's own JSON, so a new kind needs no step of its own.
+        """CREATE TABLE records (
+            seq INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            id TEXT NOT NULL,
+            channel_id TEXT NOT NULL,
+            body TEXT NOT NULL,
+            UNIQUE (kind, id)
+        )""",
+        "CREATE INDEX records_by_channel ON records (kind, channel_id, seq)",
+    ),
 )
 SCHEMA_VERSION = len(STEPS)
-OUR_TABLES = frozenset({"subscriptions", "claims"})
+# The tables each step adds: a file at version v must hold those of the first v steps.
+TABLES_ADDED: tuple[frozenset[str], ...] = (
+    frozenset({"subscriptions", "claims"}),
+    frozenset({"records"}),
+)
+
+
+def tables_at(version: int) -> frozenset[str]:
+    return frozenset().union(*TABLES_ADDED[:version])
+
 
 # How long a write waits for another process's transaction before giving up.
 BUSY_TIMEOUT_S = 10.0
@@ -109,11 +131,12 @@ def _check_contents(path: Path, version: int, tables: set[str]) -> None:
             f"is a SQLite database of something else (tables: {', '.join(sorted(tables))})",
             f"Point {SETTING} at a file of its own.",
         )
-    if version > 0 and not tables >= OUR_TABLES:
+    expected = tables_at(version)
+    if version > 0 and not tables >= expected:
         raise refusal(
             path,
             f"says schema version {version} but lacks the tables "
-            f"{', '.join(sorted(OUR_TABLES - tables))}",
+            f"{', '.join(sorted(expected - tables))}",
             f"Restore it from a backup or move it aside, or point {SETTING} at another file.",
         )
 

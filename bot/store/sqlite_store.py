@@ -17,7 +17,15 @@ from typing import TypeVar
 
 from bot.domain.digests import DigestResult, Subscription
 
-from .base import ID_ATTEMPTS, IdTaken, StoreError, candidate_id, check_seconds
+from .base import (
+    ID_ATTEMPTS,
+    IdTaken,
+    Record,
+    StoreError,
+    candidate_id,
+    check_kind,
+    check_seconds,
+)
 from .codec import decode, encode_body, encode_result
 from .sqlite_schema import SETTING, connect
 
@@ -145,6 +153,69 @@ class SQLiteStore:
         found = await self._run(work)
         if found is None:
             raise StoreError(f"no free subscription id after {ID_ATTEMPTS} tries in {self.path}")
+        return found
+
+    # Records
+
+    async def add_record(self, record: Record) -> None:
+        check_kind(record.kind)
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO records (kind, id, channel_id, body) VALUES (?, ?, ?, ?)",
+                (record.kind, record.id, record.channel_id, record.body),
+            )
+
+        try:
+            await self._run(work)
+        except IdTaken:
+            raise IdTaken(f"{record.kind} id {record.id} is taken") from None
+
+    async def get_record(self, kind: str, record_id: str) -> Record | None:
+        def work(conn: sqlite3.Connection) -> tuple[str, str] | None:
+            sql = "SELECT channel_id, body FROM records WHERE kind = ? AND id = ?"
+            return conn.execute(sql, (kind, record_id)).fetchone()
+
+        row = await self._run(work)
+        return None if row is None else Record(kind, record_id, row[0], row[1])
+
+    async def records(self, kind: str, channel_id: str | None = None) -> list[Record]:
+        where, args = "kind = ?", (kind,)
+        if channel_id is not None:
+            where, args = "kind = ? AND channel_id = ?", (kind, channel_id)
+
+        def work(conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
+            sql = f"SELECT id, channel_id, body FROM records WHERE {where} ORDER BY seq"
+            return conn.execute(sql, args).fetchall()
+
+        return [Record(kind, *row) for row in await self._run(work)]
+
+    async def update_record(self, kind: str, record_id: str, body: str) -> bool:
+        def work(conn: sqlite3.Connection) -> bool:
+            sql = "UPDATE records SET body = ? WHERE kind = ? AND id = ?"
+            return conn.execute(sql, (body, kind, record_id)).rowcount > 0
+
+        return await self._run(work)
+
+    async def delete_record(self, kind: str, record_id: str) -> bool:
+        def work(conn: sqlite3.Connection) -> bool:
+            sql = "DELETE FROM records WHERE kind = ? AND id = ?"
+            return conn.execute(sql, (kind, record_id)).rowcount > 0
+
+        return await self._run(work)
+
+    async def new_record_id(self, kind: str) -> str:
+        def work(conn: sqlite3.Connection) -> str | None:
+            for _ in range(ID_ATTEMPTS):
+                candidate = candidate_id()
+                sql = "SELECT 1 FROM records WHERE kind = ? AND id = ?"
+                if conn.execute(sql, (kind, candidate)).fetchone() is None:
+                    return candidate
+            return None
+
+        found = await self._run(work)
+        if found is None:
+            raise StoreError(f"no free {kind} id after {ID_ATTEMPTS} tries in {self.path}")
         return found
 
     # Claims
