@@ -1,7 +1,8 @@
 """One task's params, after a click on its Params button.
 
-A title line, the changes as `x: old → new`, then the whole params as redacted, pretty JSON in a
-code block. Secrets are masked by `bot.redact` before anything here sees a value.
+A title line; the params the table in `param_sentences` knows as sentences ("Broker count:
+3 → 5"), the others as `x: old → new` or `key: value`; then the whole params as redacted, pretty
+JSON in a code block. Secrets are masked by `bot.redact` before anything here sees a value.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from bot.ids import ActionId, BlockId
 from bot.labels import status_emoji, task_label
 from bot.redact import REDACTED, key_words, redact
 from bot.render.button_state import button_state
+from bot.render.param_sentences import sentences
 from bot.render.safety_net import checked
 from bot.render.timewords import clock_time, date_token, zone_name
 from bot.render.words import NAME_LIMIT, USER_LIMIT, bold, piece, short_task_id
@@ -78,16 +80,21 @@ def _entry_line(entry: Any, safe: Any) -> str | None:
     return f"{heading}: {' → '.join(_value_text(safe.get(k)) for k in keys)}"
 
 
-def params_lines(params: dict[str, Any]) -> list[str]:
-    """`x: old → new` for old_x/new_x and origin_x/new_x pairs, one `name: old → new` line per
-    entry of a config-change list, `key: value` for the rest.
+def params_lines(params: dict[str, Any], task_name: str = "") -> list[str]:
+    """Sentences for the keys `param_sentences` knows; for the rest `x: old → new` for
+    old_x/new_x and origin_x/new_x pairs, one `name: old → new` line per entry of a config-change
+    list, and `key: value`.
 
     Takes the params as sent by the API (not redacted): secrets become "•••••• (hidden)".
     """
     safe = redact(params)
+    known = {s.keys[0]: s for s in sentences(safe, task_name)}
     lines: list[str] = []
-    shown: set[Any] = set()
+    shown: set[Any] = {key for sentence in known.values() for key in sentence.keys}
     for key in params:
+        if key in known:
+            lines.extend(known[key].lines)
+            continue
         if key in shown:
             continue
         value = params[key]
@@ -127,12 +134,37 @@ def _lines_section(lines: list[str]) -> dict[str, Any] | None:
     return section_block(BlockId.PARAMS.unique("changes"), "\n".join(kept))
 
 
-def _params_document(task: Task) -> str:
-    value = task.params
+def _params_document(value: Any) -> str:
     safe = redact(value)
     if isinstance(safe, dict | list):
         return json.dumps(safe, ensure_ascii=False, indent=2)
     return str(safe)
+
+
+def _params_blocks(task: Task) -> list[dict[str, Any] | None]:
+    value = task.params
+    if value in (None, {}, [], ""):
+        return [section_block(BlockId.PARAMS.unique("empty"), "This task has no params.")]
+    blocks: list[dict[str, Any] | None] = []
+    if isinstance(value, dict):
+        blocks.append(_lines_section(params_lines(value, task.name)))
+    code, cut = _code_section(BlockId.PARAMS.unique("json"), _params_document(value))
+    blocks.append(code)
+    if cut:
+        blocks.append(
+            context_block(BlockId.PARAMS.unique("cut"), f"({cut} more characters not shown)")
+        )
+    return blocks
+
+
+def _too_deep(task: Task) -> dict[str, Any]:
+    # Params are free text to DMS: JSON nested a few hundred levels deep breaks Python's own
+    # recursion (decoding, redacting, pretty-printing). Raw text cannot be shown instead: only
+    # the parsed document tells which values sit under secret keys and name/value entries.
+    return section_block(
+        BlockId.PARAMS.unique("deep"),
+        f"These params are nested too deeply to show ({len(task.params_raw):,} characters).",
+    )
 
 
 def _code_section(block_id: str, document: str) -> tuple[dict[str, Any], int]:
@@ -147,7 +179,8 @@ def _code_section(block_id: str, document: str) -> tuple[dict[str, Any], int]:
 
 
 def render_params(view: ParamsView) -> dict[str, Any]:
-    """One task's params: a title line, the changes as `x: old → new`, then the redacted JSON."""
+    """One task's params: a title line, the known params as sentences and the other changes as
+    `x: old → new`, then the redacted JSON."""
     task = view.task
     label = piece(task_label(task.name), NAME_LIMIT)
     if task.created_at is None:
@@ -175,18 +208,10 @@ def render_params(view: ParamsView) -> dict[str, Any]:
         # The whole id, in code so that it copies cleanly: support and the API ask for it.
         title += f"\ntask id `{escape_inline_code(truncate(task.id, 200))}`"
     blocks: list[dict[str, Any] | None] = [section_block(BlockId.PARAMS.unique("title"), title)]
-    value = task.params
-    if not task.has_params:
-        blocks.append(section_block(BlockId.PARAMS.unique("empty"), "This task has no params."))
-    else:
-        if isinstance(value, dict):
-            blocks.append(_lines_section(params_lines(value)))
-        code, cut = _code_section(BlockId.PARAMS.unique("json"), _params_document(task))
-        blocks.append(code)
-        if cut:
-            blocks.append(
-                context_block(BlockId.PARAMS.unique("cut"), f"({cut} more characters not shown)")
-            )
+    try:
+        blocks.extend(_params_blocks(task))
+    except RecursionError:
+        blocks.append(_too_deep(task))
     buttons = [button_element("◀ Back to list", ActionId.BACK.unique(1), button_state(view.query))]
     if task.id:
         buttons.append(
