@@ -167,3 +167,19 @@ def test_thousands_of_tasks_are_summarised_within_slacks_limits() -> None:
     text = render_text(message)
     assert "more: Open full list" in text
     assert "▲ +11900 vs the period before" in text
+
+
+def test_params_nested_too_deeply_leave_a_digest_line_without_them() -> None:
+    from bot.report import DigestReport
+
+    deep = "[" * 5000 + "]" * 5000
+    task = make_task(1, status="FAILED", params=f'{{"a": {deep}}}')
+    report = DigestReport(
+        begin=NOW - timedelta(days=1),
+        end=NOW,
+        now=NOW,
+        instances=(InstanceDigest(instance=INSTANCE, counts={"FAILED": 1}, failed=(task,)),),
+    )
+    message = render_digest(report)
+    assert message is not None
+    check_posted_message(message)

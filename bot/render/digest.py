@@ -83,7 +83,11 @@ def _instance_line(part: InstanceDigest, report: DigestReport) -> str:
 
 
 def _key_params(task: Task) -> str:
-    params = redact(task.params)
+    try:
+        params = redact(task.params)
+    except RecursionError:
+        # Nested too deeply to read; the Params view says so, a summary line leaves them out.
+        return ""
     if not isinstance(params, dict):
         return ""
     pairs = []
