@@ -6,7 +6,6 @@ bot.render.alerts turns into a message."""
 
 from __future__ import annotations
 
-import logging
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -31,8 +30,6 @@ from bot.store import AlertStore, IdTaken
 
 if TYPE_CHECKING:
     from bot.store import Store
-
-log = logging.getLogger(__name__)
 
 # What `command` returns: an alert outcome, or a Problem in words.
 Outcome = AlertOutcome | Problem
