@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import TypeGuard
 from zoneinfo import ZoneInfo
 
+from bot.domain.alerts import AlertAdded, AlertListing, AlertRemoved
 from bot.domain.digests import Subscription
 from bot.domain.durations import DurationRange
 from bot.domain.instances import InstanceRef
@@ -217,4 +218,7 @@ Outcome = (
     | DigestListing
     | DigestRemoved
     | DigestPreviewView
+    | AlertAdded
+    | AlertListing
+    | AlertRemoved
 )

@@ -31,6 +31,8 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot import slack_requests
+from bot.alert_scheduler import AlertScheduler
+from bot.alerts import AlertService
 from bot.digest_scheduler import DigestScheduler
 from bot.digests import DigestService
 from bot.dms.auth import AkSkAuth
@@ -98,6 +100,8 @@ class Runtime:
         # Built now so listeners can hold it; it answers once `start()` has opened the store.
         self.digests = DigestService(self.service)
         self.scheduler: DigestScheduler | None = None
+        self.alerts = AlertService(self.service)
+        self.alert_scheduler: AlertScheduler | None = None
         self.slack: AsyncWebClient | None = None
         self.poster: SlackPoster | None = None
         self.app: AsyncApp | None = None
@@ -140,6 +144,7 @@ class Runtime:
                 poster=self.poster,
                 command=settings.command,
                 digests=self.digests if self.with_store else None,
+                alerts=self.alerts if self.with_store else None,
             ),
         )
 
@@ -214,6 +219,8 @@ class Runtime:
             raise StartupFailed(str(exc)) from None
         self.digests.attach(self.store)
         self.service.digests = self.digests
+        self.alerts.attach(self.store)
+        self.service.alerts = self.alerts
         if self.poster is not None and self.app is not None:
             self.scheduler = DigestScheduler(
                 self.store,
@@ -223,8 +230,15 @@ class Runtime:
                 poll_s=settings.scheduler_poll_seconds,
             )
             self.jobs.add("digests", self.scheduler.run)
+            self.alert_scheduler = AlertScheduler(
+                self.store,
+                self.alerts,
+                self.poster,
+                interval_s=settings.alert_interval_seconds,
+            )
+            self.jobs.add("alerts", self.alert_scheduler.run)
         where = "Redis (REDIS_URL)" if settings.redis_url else str(settings.db_path)
-        log.info("digests kept in %s", where)
+        log.info("digests and alerts kept in %s", where)
 
     async def stop(self) -> None:
         grace = self.settings.shutdown_grace_seconds

@@ -21,6 +21,7 @@ from bot.domain.durations import overdue_tasks, typical_durations
 from bot.domain.instances import InstanceRef
 from bot.domain.query import TaskFilters, TaskQuery, refreshed
 from bot.domain.tasks import Task, TaskStatus, TaskWindow
+from bot.grammar.alert_commands import is_alert_command
 from bot.grammar.digest_commands import is_digest_command
 from bot.grammar.parser import parse_command
 from bot.grammar.state import ButtonState
@@ -86,8 +87,9 @@ class TaskService:
         self.instances = Instances(settings, cache)
         self.access = self.instances.access
         self._utc = ZoneInfo("UTC")
-        # The digest use cases, when the runtime has a store for them.
+        # The digest and alert use cases, when the runtime has a store for them.
         self.digests: DigestCommands | None = None
+        self.alerts: DigestCommands | None = None
 
     # ---- use cases ---------------------------------------------------------------------------
 
@@ -142,6 +144,14 @@ class TaskService:
                     example=self._example("help"),
                 )
             return await self.digests.command(text, requester, announce)
+        if is_alert_command(text):
+            if self.alerts is None:
+                # Without this, "alert add …" would read as an instance called "alert".
+                return Problem(
+                    summary="Alerts are managed in Slack, in the channel that gets them.",
+                    example=self._example("help"),
+                )
+            return await self.alerts.command(text, requester, announce)
         parsed = parse_command(text, now=self._clock(), tz=requester.tz)
         if isinstance(parsed, HelpRequest):
             return await self._help(requester)

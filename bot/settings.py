@@ -151,6 +151,10 @@ class Settings(BaseSettings):
     scheduler_poll_seconds: float = Field(
         default=15, gt=0, le=60, validation_alias=_env("DMS_BOT_SCHEDULER_POLL_SECONDS")
     )
+    # How often the alert job reads the instances its alerts cover (one read per instance).
+    alert_interval_seconds: float = Field(
+        default=60, ge=5, validation_alias=_env("DMS_BOT_ALERT_INTERVAL")
+    )
     # On SIGTERM, how long answers already acknowledged may take to finish.
     shutdown_grace_seconds: float = Field(
         default=10.0, ge=0, le=300, validation_alias=_env("DMS_BOT_SHUTDOWN_GRACE")

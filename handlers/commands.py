@@ -31,6 +31,10 @@ async def handle_command(
             # A digest this person added that Slack stopped taking: they hear of it once.
             for notice in await deps.digests.notices_for(requester.user_id):
                 await respond(response_type="ephemeral", **render_problem(Problem(summary=notice)))
+        if deps.alerts is not None:
+            # An alert this person added that Slack stopped taking: they hear of it once.
+            for notice in await deps.alerts.notices_for(requester.user_id):
+                await respond(response_type="ephemeral", **render_problem(Problem(summary=notice)))
 
 
 def register(app: AsyncApp, command: str) -> None:

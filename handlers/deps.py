@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from slack_bolt.context.async_context import AsyncBoltContext
 
+from bot.alerts import AlertService
 from bot.digests import DigestService
 from bot.poster import SlackPoster
 from bot.service import Requester, TaskService
@@ -24,6 +25,7 @@ class Deps:
     poster: SlackPoster
     command: str
     digests: DigestService | None = None
+    alerts: AlertService | None = None
 
     @staticmethod
     def of(context: AsyncBoltContext) -> Deps:

@@ -10,8 +10,9 @@ from pydantic import BaseModel, ConfigDict
 # or it could never be typed as a target.
 WINDOW_WORDS = ("last", "since", "between", "today", "yesterday")
 HELP_WORDS = frozenset({"help", "?", "-h", "--help"})
-# `digest …` manages digests, `all` means every instance, `running` lists what runs now.
-COMMAND_WORDS = frozenset({"digest", "all", "running"})
+# `digest …` and `alert …` manage digests and alerts, `all` means every instance, `running`
+# lists what runs now.
+COMMAND_WORDS = frozenset({"digest", "alert", "alerts", "all", "running"})
 RESERVED_WORDS = frozenset({*WINDOW_WORDS, *HELP_WORDS, *COMMAND_WORDS})
 
 # Aliases are typed as the first word of a command, so they must be one word and must not read

@@ -19,7 +19,9 @@ from dataclasses import replace
 from typing import Any
 
 from bot.blockkit import MAX_BLOCKS, InvalidMessage, check_posted_message, context_block
+from bot.domain.alerts import AlertAdded, AlertListing, AlertRemoved
 from bot.ids import BlockId
+from bot.render.alerts import render_alert_outcome
 from bot.render.digest import render_digest
 from bot.render.digest_admin import (
     render_digest_added,
@@ -115,6 +117,8 @@ def _render_outcome(outcome: Outcome) -> dict[str, Any]:
             return render_digest_removed(outcome)
         case DigestPreviewView():
             return render_digest_preview(outcome)
+        case AlertAdded() | AlertListing() | AlertRemoved():
+            return render_alert_outcome(outcome)
     return render_problem(Problem(summary="I have nothing to show for that."))
 
 
