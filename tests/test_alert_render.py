@@ -74,7 +74,7 @@ def test_a_failure_post_names_instance_task_user_times_and_key_params() -> None:
     text = posted(message)
     assert "Reset consumer offset" in text and "prod-orders" in text and "bob.ops" in text
     assert "failed" in message["text"] and "prod-orders" in message["text"]
-    assert "group=orders-consumer topic=orders" in text
+    assert "*Consumer group*: orders-consumer; *Topic*: orders" in text
     assert "took 1 min" in text
     raw = all_text(message)
     # Times everyone reads in their own zone: date tokens, nothing relative.
@@ -90,7 +90,7 @@ def test_secrets_in_params_never_show() -> None:
     fired = failed(params={"sasl_plain_password": SECRET, "user": "admin", "token": SECRET})
     raw = all_text(render_alert_event(ALERT.id, fired, NOW, CMD))
     assert SECRET not in raw
-    assert "user=admin" in raw
+    assert "*User*: admin" in raw
 
 
 def test_a_stuck_post_says_why() -> None:

@@ -84,7 +84,7 @@ async def test_a_new_failure_is_posted_once_and_history_never(rig: Rig) -> None:
     (post,) = rig.posts(CHANNEL)
     said = text_of(post)
     assert "Reset consumer offset failed on prod-orders" in said
-    assert "bob.ops" in said and "group=orders-consumer topic=orders" in said
+    assert "bob.ops" in said and "Consumer group: orders-consumer; Topic: orders" in said
     assert "pw-9Xq" not in said
     assert await rig.stores[-1].completed(claim_key("k3m9qa", task["id"], AlertKind.FAILED))
 

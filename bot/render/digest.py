@@ -8,7 +8,6 @@ the whole message stays under what chat.postMessage accepts.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from bot.blockkit import (
@@ -27,8 +26,8 @@ from bot.domain.query import Anchor, TaskQuery, TimeWindow
 from bot.domain.tasks import Task, TaskStatus
 from bot.ids import ActionId, BlockId
 from bot.labels import status_emoji, status_word, task_label
-from bot.redact import redact
 from bot.render.button_state import button_state
+from bot.render.params import params_lines
 from bot.render.safety_net import checked
 from bot.render.timewords import date_token, format_duration, format_duration_range
 from bot.render.words import NAME_LIMIT, USER_LIMIT, bold, join_words, piece, plural
@@ -83,22 +82,14 @@ def _instance_line(part: InstanceDigest, report: DigestReport) -> str:
 
 
 def _key_params(task: Task) -> str:
+    """The first few params as the Params view words them (secrets hidden), on one line."""
     try:
-        params = redact(task.params)
+        params = task.params
+        lines = params_lines(params, task.name) if isinstance(params, dict) else []
     except RecursionError:
         # Nested too deeply to read; the Params view says so, a summary line leaves them out.
         return ""
-    if not isinstance(params, dict):
-        return ""
-    pairs = []
-    for key, value in params.items():
-        if isinstance(value, dict | list):
-            continue
-        shown = value if isinstance(value, str) else json.dumps(value)
-        pairs.append(f"{piece(str(key), PARAM_TEXT)}={piece(shown, PARAM_TEXT)}")
-        if len(pairs) == KEY_PARAMS:
-            break
-    return " ".join(pairs)
+    return "; ".join(piece(line, 2 * PARAM_TEXT) for line in lines[:KEY_PARAMS])
 
 
 def _task_line(part: InstanceDigest, task: Task, report: DigestReport) -> str:
