@@ -20,8 +20,6 @@ MANIFESTS = {
 }
 # Each scope is explained in the README; a new one must be argued for there, and here.
 SCOPES = {"app_mentions:read", "commands", "chat:write", "users:read"}
-# Scopes whose README row is still to be written: expected to fail until it is (then drop them).
-README_ROW_PENDING = {"app_mentions:read"}
 # Events the bot has listeners for (handlers/mentions.py), each needing its subscription.
 BOT_EVENTS = ["app_mention"]
 
@@ -61,8 +59,6 @@ def test_scopes_are_the_minimal_set(mode: str) -> None:
 @pytest.mark.parametrize("scope", sorted(SCOPES))
 def test_the_readme_scope_table_says_why_for_each_scope(scope: str) -> None:
     rows = readme_scope_rows()
-    if scope not in rows and scope in README_ROW_PENDING:
-        pytest.xfail(f"README's scope table has no row for {scope} yet")
     assert rows.get(scope, "").strip(), f"README's scope table does not explain {scope}"
     assert set(rows) <= SCOPES, "README explains a scope the manifests do not ask for"
 
