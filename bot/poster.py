@@ -1,5 +1,5 @@
-"""Posting outside a request (digests, alerts, watches): one poster that every job and listener
-shares, so Slack's limits hold for the whole process.
+"""Posting outside a request (digests, alerts, watches), and editing what was posted: one poster
+that every job and listener shares, so Slack's limits hold for the whole process.
 
 - `chat.postMessage` allows about one message per second per channel (Slack's rate limits):
   posts to one channel are spaced by `interval_s`, posts to different channels are not.
@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 UnavailableReason = Literal["channel_not_found", "not_in_channel", "is_archived"]
 UNAVAILABLE: frozenset[str] = frozenset({"channel_not_found", "not_in_channel", "is_archived"})
+GoneReason = Literal["message_not_found", "cant_update_message"]
+GONE: frozenset[str] = frozenset({"message_not_found", "cant_update_message"})
 # When Slack sends a 429 without Retry-After.
 DEFAULT_RETRY_AFTER_S = 1.0
 MAX_RETRY_AFTER_S = 120.0
@@ -53,7 +55,23 @@ class PostFailed:
     error: str
 
 
+@dataclass(frozen=True)
+class Updated:
+    channel: str
+    ts: str
+
+
+@dataclass(frozen=True)
+class MessageGone:
+    """chat.update found no message to edit: someone deleted it, or it is not the bot's."""
+
+    channel: str
+    ts: str
+    reason: GoneReason
+
+
 PostOutcome = Posted | ChannelUnavailable | PostFailed
+UpdateOutcome = Updated | MessageGone | ChannelUnavailable | PostFailed
 
 
 def _retry_after(exc: SlackApiError) -> float:
@@ -86,7 +104,51 @@ class SlackPoster:
 
     async def post(self, channel: str, message: dict[str, Any], **extra: Any) -> PostOutcome:
         """`message` is what the renderer built (text and blocks); `extra` adds chat.postMessage
-        arguments such as thread_ts."""
+        arguments such as thread_ts.
+
+        A user id as `channel` posts in the app's DM with that person (chat.postMessage opens
+        it); `Posted.channel` is then the DM's own id (D…), which chat.update needs."""
+
+        async def send() -> Any:
+            return await self._client.chat_postMessage(channel=channel, **message, **extra)
+
+        outcome = await self._call("post", channel, send)
+        if isinstance(outcome, dict):
+            return Posted(str(outcome.get("channel") or channel), str(outcome.get("ts", "")))
+        return outcome
+
+    async def update(self, channel: str, ts: str, message: dict[str, Any]) -> UpdateOutcome:
+        """Edit a message the bot posted (chat.update), with the same spacing and Retry-After
+        handling as posts: edits and posts to one channel share its turn. chat.update cannot
+        edit an ephemeral message, and `channel` must be the conversation's id (a DM's D…, not
+        a user id). A message deleted since it was posted is `MessageGone`."""
+
+        async def send() -> Any:
+            return await self._client.chat_update(channel=channel, ts=ts, **message)
+
+        outcome = await self._call("update", channel, send)
+        if isinstance(outcome, dict):
+            return Updated(channel, str(outcome.get("ts") or ts))
+        if isinstance(outcome, PostFailed) and outcome.error in GONE:
+            return MessageGone(channel, ts, outcome.error)  # type: ignore[arg-type]
+        return outcome
+
+    async def permalink(self, channel: str, ts: str) -> str | None:
+        """A link to a posted message (chat.getPermalink), or None when Slack gives none: a
+        link is a convenience, never worth a failure."""
+        try:
+            response = await self._client.chat_getPermalink(channel=channel, message_ts=ts)
+        except Exception as exc:
+            log.info("no permalink for %s in %s: %s", ts, channel, type(exc).__name__)
+            return None
+        link = response.get("permalink")
+        return link if isinstance(link, str) and link.startswith("https://") else None
+
+    async def _call(
+        self, verb: str, channel: str, send: Callable[[], Awaitable[Any]]
+    ) -> dict[str, Any] | ChannelUnavailable | PostFailed:
+        """Slack's answer to `send` (a dict), after its turn in the channel and the Retry-Afters
+        Slack asks for; or the typed outcome of a refusal."""
         lock = self._locks.setdefault(channel, asyncio.Lock())
         async with lock:
             rate_limited = 0
@@ -94,9 +156,7 @@ class SlackPoster:
                 await self._wait_turn(channel)
                 self._last_post[channel] = self._clock()
                 try:
-                    response = await self._client.chat_postMessage(
-                        channel=channel, **message, **extra
-                    )
+                    response = await send()
                 except SlackApiError as exc:
                     status = getattr(exc.response, "status_code", None)
                     error = str((exc.response or {}).get("error", "")) if exc.response else ""
@@ -104,21 +164,22 @@ class SlackPoster:
                         rate_limited += 1
                         wait = _retry_after(exc)
                         log.warning(
-                            "Slack rate limited a post to %s; retrying in %.0f s", channel, wait
+                            "Slack rate limited a %s to %s; retrying in %.0f s", verb, channel, wait
                         )
                         await self._sleep(wait)
                         # The wait Slack asked for replaces the usual spacing.
                         self._last_post[channel] = self._clock() - self._interval_s
                         continue
                     if error in UNAVAILABLE:
-                        log.warning("cannot post to %s: %s", channel, error)
+                        log.warning("cannot %s to %s: %s", verb, channel, error)
                         return ChannelUnavailable(channel, error)  # type: ignore[arg-type]
-                    log.warning("posting to %s failed: %s", channel, error or status)
+                    log.warning("%s to %s failed: %s", verb, channel, error or status)
                     return PostFailed(channel, error or f"http_{status}")
                 except Exception as exc:
-                    log.warning("posting to %s failed: %s", channel, type(exc).__name__)
+                    log.warning("%s to %s failed: %s", verb, channel, type(exc).__name__)
                     return PostFailed(channel, type(exc).__name__)
-                return Posted(channel, str(response.get("ts", "")))
+                data = getattr(response, "data", response)
+                return dict(data) if isinstance(data, dict) else {}
 
     async def _wait_turn(self, channel: str) -> None:
         last = self._last_post.get(channel)

@@ -378,3 +378,22 @@ async def test_cache_coalesces_concurrent_windows_into_one_upstream_fetch(
     assert len({len(r.value.tasks) for r in results}) == 1
     assert again.from_cache
     assert again.fetched_at <= datetime.now(UTC)
+
+
+async def test_progress_of_a_running_scale_task_and_none_for_an_unknown_task(
+    sim: RunningSimulator,
+) -> None:
+    created = datetime.now(UTC) - timedelta(minutes=3)
+    task = sim.add_task("prod-orders", "extendBroker", "EXECUTING", created=created)
+    client = client_for(sim)
+    try:
+        progress = await client.task_progress(ref(sim, "prod-orders"), task["id"])
+        assert progress is not None
+        assert 0 < progress.percentage < 100 and progress.remain_s and progress.remain_s > 0
+        assert progress.current_step is not None
+        sim.set_task_status(task["id"], "SUCCESS")
+        done = await client.task_progress(ref(sim, "prod-orders"), task["id"])
+        assert done is not None and (done.percentage, done.remain_s) == (100, 0)
+        assert await client.task_progress(ref(sim, "prod-orders"), "no-such-task") is None
+    finally:
+        await client.aclose()

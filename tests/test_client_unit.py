@@ -996,3 +996,59 @@ async def test_tokens_never_reach_the_logs(caplog: pytest.LogCaptureFixture) -> 
     iam = FakeIam()
     await make_client(TokenCheckingDms(), auth=iam_auth(iam)).list_tasks(REF)
     assert "tok-1" not in caplog.text and "p@ssw0rd-secret" not in caplog.text
+
+
+# ---- task progress -----------------------------------------------------------------------------
+
+
+async def test_task_progress_is_a_typed_model_from_the_progress_path() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return json_response(
+            200,
+            {
+                "progress_percentage": "42",
+                "remain_time": 300,
+                "step_list": [
+                    {"name": "prepare", "statue": "COMPLETED", "start_time": 1764662400000},
+                    {"name": "rebalance", "statue": "IN_PROGRESS", "end_time": None},
+                    {"statue": "WAITING"},  # no name: not a step anyone can read
+                    "junk",
+                ],
+            },
+        )
+
+    progress = await make_client(handler).task_progress(REF, "t/1")
+    assert seen[0].url.raw_path == f"{TASKS_PATH}/t%2F1/progress".encode()
+    assert progress is not None
+    assert (progress.percentage, progress.remain_s) == (42, 300)
+    assert [s.name for s in progress.steps] == ["prepare", "rebalance"]
+    assert progress.steps[0].started_at == datetime(2025, 12, 2, 8, 0, tzinfo=UTC)
+    assert progress.current_step is not None and progress.current_step.name == "rebalance"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"progress_percentage": None}, {"progress_percentage": "soon"}, {"remain_time": 5}],
+)
+async def test_an_answer_without_a_percentage_is_no_progress(body: dict[str, Any]) -> None:
+    client = make_client(lambda request: json_response(200, body))
+    assert await client.task_progress(REF, "t1") is None
+
+
+async def test_a_404_is_no_progress_and_odd_numbers_are_clamped() -> None:
+    client = make_client(lambda r: error_response(404, "DMS.00404023"))
+    assert await client.task_progress(REF, "t1") is None
+    odd = make_client(
+        lambda r: json_response(200, {"progress_percentage": 180.5, "remain_time": -3})
+    )
+    progress = await odd.task_progress(REF, "t1")
+    assert progress is not None and (progress.percentage, progress.remain_s) == (100, None)
+
+
+async def test_progress_failures_other_than_404_raise_as_every_call_does() -> None:
+    client = make_client(lambda r: error_response(403, "DMS.00403003"))
+    with pytest.raises(DmsPermissionError):
+        await client.task_progress(REF, "t1")

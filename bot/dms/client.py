@@ -35,6 +35,7 @@ from bot.dms.models import (
     MAX_INSTANCE_PAGE_SIZE,
     MAX_PAGE_SIZE,
     TaskPage,
+    TaskProgress,
     format_api_time,
     parse_count,
 )
@@ -160,6 +161,24 @@ class DmsClient:
             raise DmsNotFoundError.for_call(context, DmsErrorKind.TASK_NOT_FOUND, status=200)
         return match
 
+    async def task_progress(self, instance: InstanceRef, task_id: str) -> TaskProgress | None:
+        """How far a scale task has got (GET .../tasks/{task_id}/progress); None when the API
+        has no progress for it: a 404, or an answer without a percentage. Other failures raise
+        as every call does. (It needs the same read permission as show task, and its errors
+        name that operation.)"""
+        context = self._task_context(instance, task_id=task_id)
+        try:
+            body = await self._transport.get_json(
+                f"{self._tasks_url(instance)}/{_segment(task_id)}/progress",
+                {},
+                instance.project_id,
+                context,
+                _progress_problem,
+            )
+        except DmsNotFoundError:
+            return None
+        return TaskProgress.from_api(body)
+
     async def list_instances(
         self, project_id: str, region: str, *, name: str | None = None, exact: bool = False
     ) -> list[Instance]:
@@ -266,6 +285,13 @@ def _task_list_problem(body: dict[str, Any]) -> str | None:
     tasks = body.get("tasks")
     if tasks is not None and not isinstance(tasks, list):
         return '"tasks" is not a list'
+    return None
+
+
+def _progress_problem(body: dict[str, Any]) -> str | None:
+    steps = body.get("step_list")
+    if steps is not None and not isinstance(steps, list):
+        return '"step_list" is not a list'
     return None
 
 
