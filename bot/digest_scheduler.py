@@ -22,14 +22,17 @@ import logging
 import os
 import socket
 import uuid
+from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from bot.digests import DigestService
 from bot.domain.digests import DigestResult, ResultKind, Subscription
 from bot.domain.schedule import local_date, missed_runs, next_due, previous_due
 from bot.poster import ChannelUnavailable, Posted, SlackPoster
 from bot.render import render_digest
+from bot.report import DigestReport
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -84,7 +87,17 @@ class DigestScheduler:
         """One look at every subscription; how long until the next round."""
         now = self._clock()
         subs = [s for s in await self._store.all() if s.paused is None]
-        await asyncio.gather(*(self._guarded(sub, now) for sub in subs))
+        # One channel's digests one after another, channels side by side: Slack takes one post
+        # per second per channel, so a build slot never sits waiting for a channel's turn.
+        by_channel: dict[str, list[Subscription]] = defaultdict(list)
+        for sub in subs:
+            by_channel[sub.channel_id].append(sub)
+
+        async def channel_round(channel_subs: list[Subscription]) -> None:
+            for sub in channel_subs:
+                await self._guarded(sub, now)
+
+        await asyncio.gather(*(channel_round(c) for c in by_channel.values()))
         soonest = now + timedelta(seconds=self._poll_s)
         for sub in subs:
             try:
@@ -134,33 +147,46 @@ class DigestScheduler:
     async def post(self, sub: Subscription, due: datetime) -> ResultKind | None:
         """Post one scheduled run, if this replica wins its claim; the result, else None."""
         key = claim_key(sub, due)
-        # The turn comes before the claim: a claim taken while queued behind other digests
-        # could expire before its post, and another replica would then post it too.
+        # The build slot comes before the claim: a claim taken while queued behind other
+        # digests could expire before its post, and another replica would then post it too.
+        # The slot is let go before the post, which may wait for its channel's turn.
         async with self._limit:
             if await self._store.completed(key) or not await self._store.claim(
                 key, self.owner, CLAIM_TTL_S
             ):
                 return None
+            failure = ""
+            report: DigestReport | None
+            message: dict[str, Any] | None
             try:
-                kind, detail = await self._deliver(sub, previous_due(sub, due), due)
+                report = await self._digests.build(
+                    sub.channel_id, sub.targets, previous_due(sub, due), due, quiet=sub.quiet
+                )
+                message = render_digest(report)
             except Exception as exc:  # a bad digest must not stop the others
                 log.exception("digest %s failed", sub.id)
-                kind, detail = ResultKind.FAILED, type(exc).__name__
-            if kind is ResultKind.FAILED:
-                await self._store.release(key, self.owner)
-            else:
-                await self._store.mark_done(key, DONE_KEEP_S)
+                report, message, failure = None, None, type(exc).__name__
+        if report is None:
+            kind, detail = ResultKind.FAILED, failure
+        elif message is None:
+            kind, detail = ResultKind.NOTHING, ""
+        else:
+            kind, detail = await self._send(sub, report, message)
+        if kind is ResultKind.FAILED:
+            await self._store.release(key, self.owner)
+        else:
+            await self._store.mark_done(key, DONE_KEEP_S)
         await self._record(sub, DigestResult(kind, self._clock(), due, detail))
         return kind
 
-    async def _deliver(
-        self, sub: Subscription, begin: datetime, end: datetime
+    async def _send(
+        self, sub: Subscription, report: DigestReport, message: dict[str, Any]
     ) -> tuple[ResultKind, str]:
-        report = await self._digests.build(sub.channel_id, sub.targets, begin, end, quiet=sub.quiet)
-        message = render_digest(report)
-        if message is None:
-            return ResultKind.NOTHING, ""
-        posted = await self._poster.post(sub.channel_id, message)
+        try:
+            posted = await self._poster.post(sub.channel_id, message)
+        except Exception as exc:
+            log.exception("digest %s could not be posted", sub.id)
+            return ResultKind.FAILED, type(exc).__name__
         if isinstance(posted, Posted):
             # NOTHING is a quiet digest's one line; a full digest saying "no tasks" was posted.
             nothing = report.quiet and report.nothing_happened
