@@ -77,6 +77,42 @@ class Instances:
                     )
         return refs
 
+    async def every(self, channel_id: str, user_id: str | None) -> tuple[list[InstanceRef], str]:
+        """`all`: every instance this person may see in this channel, aliases first (as
+        configured), then, with no access rules, the default project's other instances by
+        name; and why those could not be listed, when they could not (credentials that are
+        rejected are not swallowed: every instance would fail the same way)."""
+        refs: list[InstanceRef] = []
+        seen: set[tuple[str, str]] = set()
+        for ref in self._aliases.values():
+            key = (ref.instance_id.lower(), ref.project_id)
+            if key not in seen and self.access.allows(ref, channel_id, user_id):
+                seen.add(key)
+                refs.append(ref)
+        project, region = self._settings.project_id, self._settings.default_region
+        if not (self.access.open and project and region):
+            return refs, ""
+        try:
+            listed = (await self._cache.instances(project, region)).value
+        except DmsAuthError:
+            raise
+        except DmsError as exc:
+            log.info("could not list instances for all: %s", exc)
+            return refs, messages.problem_for(exc).summary
+        self._remember_names(listed)
+        others = [i for i in listed if (i.instance_id.lower(), project) not in seen]
+        for instance in sorted(others, key=lambda i: (i.name.lower(), i.instance_id)):
+            seen.add((instance.instance_id.lower(), project))
+            refs.append(
+                InstanceRef(
+                    instance_id=instance.instance_id,
+                    project_id=project,
+                    region=region,
+                    name=instance.name or None,
+                )
+            )
+        return refs, ""
+
     async def resolve(
         self, target: str, channel_id: str, user_id: str | None, *, exact_only: bool = False
     ) -> InstanceRef | UnknownInstance:

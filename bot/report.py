@@ -23,7 +23,7 @@ from bot.domain.tasks import Task
 class TaskReport:
     """One page of a task listing, with counts over the whole window."""
 
-    instance: InstanceRef
+    instance: InstanceRef | None  # None in a TimelineReport, whose rows say theirs
     query: TaskQuery  # absolute window, filters, limit and the page shown
     tz: ZoneInfo  # the reader's time zone
     now: datetime  # aware UTC: "ago" and "running for" are relative to this
@@ -67,6 +67,62 @@ class TaskReport:
 
     def started_earlier(self, task: Task) -> bool:
         return any(t.id == task.id for t in self.earlier_running)
+
+
+@dataclass(frozen=True)
+class InstancePart:
+    """One instance's share of a timeline over several instances."""
+
+    instance: InstanceRef
+    counts: dict[str, int] = field(default_factory=dict)  # by status, the whole window
+    matched: int = 0  # its tasks that pass the filters, those from before the window included
+    earlier: int = 0  # its tasks still running from before the window
+    earlier_unknown: bool = False  # its look-back failed
+    shortfall: int = 0  # tasks the API counted but did not return
+    unavailable: str = ""  # why it could not be read (problem_for(exc).summary), when not
+    reference: str = ""  # the API's error code and request id of that failure
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    """A task on one page of a timeline, with the instance it is on."""
+
+    instance: InstanceRef
+    carried: str  # the instance as a button carries it (alias or id): TaskQuery.on
+    task: Task
+    started_earlier: bool = False  # still running from before the window
+    overdue: bool = False
+    usual: DurationRange | None = None  # its usual duration, when overdue and known
+
+
+@dataclass(frozen=True)
+class NotShown:
+    """A listed target with no task data in the answer: unknown, or not allowed here."""
+
+    label: str  # as typed (or, after a click, as the button carried it)
+    reason: str  # e.g. "not available in this channel", "no such instance"
+
+
+@dataclass(frozen=True)
+class TimelineReport(TaskReport):
+    """One page of a timeline merged over several instances, newest first: the inherited
+    counts, matches, earlier running tasks and freshness cover all of them (the oldest fetch;
+    cached if any part was), `parts` break the counts down per instance, `rows` are the page's
+    tasks with their instances (page_tasks holds the same tasks)."""
+
+    everything: bool = False  # `all`: every instance the channel may see
+    parts: tuple[InstancePart, ...] = ()
+    rows: tuple[TimelineRow, ...] = ()
+    not_shown: tuple[NotShown, ...] = ()
+    note: str = ""  # e.g. why the project's instances could not be listed
+
+    @property
+    def unavailable(self) -> tuple[InstancePart, ...]:
+        return tuple(p for p in self.parts if p.unavailable)
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,10 @@ from zoneinfo import ZoneInfo
 from bot import messages
 from bot.dms.cache import TaskCache
 from bot.dms.errors import DmsError
-from bot.domain.durations import overdue_tasks, typical_durations
+from bot.domain.durations import overdue_tasks
 from bot.domain.instances import InstanceRef
-from bot.domain.query import TaskFilters, TaskQuery, refreshed
-from bot.domain.tasks import Task, TaskStatus, TaskWindow
+from bot.domain.query import TaskQuery, refreshed
+from bot.domain.tasks import Task, TaskWindow
 from bot.grammar.alert_commands import is_alert_command
 from bot.grammar.digest_commands import is_digest_command
 from bot.grammar.parser import parse_command
@@ -28,7 +28,7 @@ from bot.grammar.state import ButtonState
 from bot.grammar.words import HelpRequest, QueryError
 from bot.ids import ActionId
 from bot.instances import Answer, Instances
-from bot.labels import task_label
+from bot.listing import state_target, task_matches, usual_durations
 from bot.report import (
     HelpView,
     Outcome,
@@ -40,6 +40,7 @@ from bot.report import (
     WhichInstance,
 )
 from bot.settings import Settings
+from bot.timeline import Timeline
 
 log = logging.getLogger(__name__)
 
@@ -64,14 +65,6 @@ class Requester:
     tz: ZoneInfo
 
 
-def _matches(filters: TaskFilters, task: Task) -> bool:
-    """`name=` applies to the API name and to the label the user sees on the row."""
-    return any(
-        filters.matches(name=name, user=task.user_name, status=task.status_upper)
-        for name in (task.name, task_label(task.name))
-    )
-
-
 class TaskService:
     def __init__(
         self,
@@ -90,6 +83,8 @@ class TaskService:
         # The digest and alert use cases, when the runtime has a store for them.
         self.digests: DigestCommands | None = None
         self.alerts: DigestCommands | None = None
+        # `all` and lists of instances: one timeline merged over them.
+        self.timeline = Timeline(self)
 
     # ---- use cases ---------------------------------------------------------------------------
 
@@ -156,6 +151,8 @@ class TaskService:
         if isinstance(parsed, HelpRequest):
             return await self._help(requester)
         parsed = self._with_me(parsed, requester)
+        if parsed.several:
+            return await self.timeline.command(parsed, requester)
         target = parsed.target or self._channel_default(requester.channel_id)
         if target is None:
             if not text.strip():
@@ -192,6 +189,8 @@ class TaskService:
         query = state.query
         if refresh:
             query = replace(query, window=refreshed(query.window, self._clock()))
+        if query.several:
+            return await self.timeline.page(query, requester)
         resolved = await self._resolve_state_target(query, requester)
         if not isinstance(resolved, InstanceRef):
             return resolved
@@ -204,26 +203,38 @@ class TaskService:
                 "That button did not say which task to show.",
                 "help",
             )
+        if query.several:
+            return await self.timeline.params(query, task_id, requester)
         resolved = await self._resolve_state_target(query, requester)
         if not isinstance(resolved, InstanceRef):
             return resolved
-        window = await self._cache.window(resolved, query.window.begin, query.window.end)
+        return await self.task_params(resolved, query, task_id, requester)
+
+    async def task_params(
+        self, instance: InstanceRef, query: TaskQuery, task_id: str, requester: Requester
+    ) -> ParamsView:
+        """One task's params, from the listing's window when it is there, else by its id."""
+        window = await self._cache.window(instance, query.window.begin, query.window.end)
         task = next((t for t in window.value.tasks if t.id == task_id), None)
         if task is None:
-            task = (await self._cache.task(resolved, task_id)).value
+            task = (await self._cache.task(instance, task_id)).value
         return ParamsView(
-            instance=resolved, query=query, task=task, tz=requester.tz, now=self._clock()
+            instance=instance, query=query, task=task, tz=requester.tz, now=self._clock()
         )
 
     async def _resolve_state_target(
         self, query: TaskQuery, requester: Requester
     ) -> InstanceRef | Outcome:
-        # Button values come back from the client: re-resolve and re-check access every time, so
-        # a copied or edited value cannot reach an instance the channel may not see.
         if not query.target:
             raise QueryError("That button's value names no instance.", "help")
+        return await self.resolve_carried(query.target, requester)
+
+    async def resolve_carried(self, target: str, requester: Requester) -> InstanceRef | Outcome:
+        """An instance as a button carried it (an alias or an id, never a name). Button values
+        come back from the client: re-resolve and re-check access every time, so a copied or
+        edited value cannot reach an instance the channel may not see."""
         resolved = await self.instances.resolve(
-            query.target, requester.channel_id, requester.user_id or None, exact_only=True
+            target, requester.channel_id, requester.user_id or None, exact_only=True
         )
         if isinstance(resolved, InstanceRef) and not self.access.allows(
             resolved, requester.channel_id, requester.user_id
@@ -244,17 +255,12 @@ class TaskService:
         earlier, lookback = await self.running_before(instance, query.window.begin, now)
         counts = Counter(t.status_upper or "UNKNOWN" for t in window.tasks)
         # Still running from before the window first: during an incident they are the question.
-        matching = tuple(t for t in (*earlier, *window.tasks) if _matches(query.filters, t))
+        matching = tuple(t for t in (*earlier, *window.tasks) if task_matches(query.filters, t))
         pages = max(1, math.ceil(len(matching) / query.limit))
         # Tasks can disappear between clicks (deleted records): land on the last page, not past it.
         page = min(max(query.page, 1), pages)
         shown = matching[(page - 1) * query.limit : page * query.limit]
-        typical = typical_durations(window.tasks)
-        if lookback is not None and any(
-            t.status_upper == TaskStatus.EXECUTING and t.name not in typical for t in shown
-        ):
-            # The window has too few finished runs of that name: learn from the look-back.
-            typical = {**typical_durations(lookback.tasks), **typical}
+        typical = usual_durations(window, lookback, shown)
         return TaskReport(
             instance=instance,
             query=replace(query, page=page),
@@ -379,5 +385,4 @@ class TaskService:
         return await self.instances.resolve(target, requester.channel_id, requester.user_id or None)
 
     def _state_target(self, instance: InstanceRef) -> str:
-        # Aliases are stable and short; otherwise the id, never a fuzzy name.
-        return instance.alias or instance.instance_id
+        return state_target(instance)

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
+from bot.domain.digests import ALL_TARGETS
+
 DEFAULT_LIMIT = 10
 # Every window is fetched whole (counts cover the whole window), so its length is bounded.
 MAX_WINDOW = timedelta(days=31)
@@ -66,6 +68,21 @@ class TaskQuery:
     filters: TaskFilters = field(default_factory=TaskFilters)
     limit: int = DEFAULT_LIMIT
     page: int = 1
+    # Several instances at once, merged into one timeline (`target` is then None): ("all",) for
+    # every instance the channel may see, else the targets as typed (in a button: as resolved,
+    # an alias or an instance id each).
+    targets: tuple[str, ...] = ()
+    # With `targets`, the instance a Params button's task is on, as one of those forms.
+    on: str | None = None
+
+    @property
+    def several(self) -> bool:
+        return bool(self.targets)
+
+    @property
+    def everything(self) -> bool:
+        """`all`: every instance the channel may see."""
+        return self.targets == (ALL_TARGETS,)
 
 
 def whole_seconds(now: datetime) -> datetime:

@@ -3,6 +3,12 @@
     /dms-tasks [target] [window] [running] [status=a,b] [name=GLOB] [user=NAME] [limit=N]
                [page=N] [help]
 
+The target is one instance, `all` (every instance the channel may see), or several joined by
+commas without spaces (`prod-a,prod-b`, as in `digest add`): at most MAX_TARGETS, and with
+name= and user= within what a button carries (SHARED_VALUES_BUDGET). A comma followed by a
+space is punctuation ("prod-orders, last 1h"), so a filler word or a typo after it is never
+taken for a second instance; "prod-a, prod-b" is told how to write the list.
+
 Words are case-insensitive and may come in any order after the target. Values keep the text as
 typed (for display) and match case-insensitively. Quotes group words: `user="Alice Smith"`.
 What people paste is read as meant (pasted.py): *bold*, _italic_, `code` and ~strike~ marks,
@@ -49,6 +55,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from bot.domain.digests import ALL_TARGETS
 from bot.domain.instances import HELP_WORDS, WINDOW_WORDS
 from bot.domain.query import (
     DEFAULT_LIMIT,
@@ -68,6 +75,7 @@ from bot.grammar.words import (
     DEFAULT_LABEL,
     DEFAULT_WINDOW,
     KEYS,
+    MAX_TARGETS,
     MAX_TEXT,
     MAX_VALUE,
     ON,
@@ -75,6 +83,7 @@ from bot.grammar.words import (
     RUNNING_NOW_LABEL,
     RUNNING_STATUSES,
     RUNNING_WINDOW,
+    SHARED_VALUES_BUDGET,
     HelpRequest,
     QueryError,
     _fragment,
@@ -83,6 +92,7 @@ from bot.grammar.words import (
     _Token,
     _TokenError,
     _tokenize,
+    shared_values_cost,
 )
 
 
@@ -114,13 +124,86 @@ def _target(token: _Token, i: int) -> str:
     return link.instance_id
 
 
+def _is_list(token: _Token) -> bool:
+    """`all`, or instances joined by commas (a console link keeps its commas)."""
+    if token.quoted:
+        return False
+    return token.word == ALL_TARGETS or ("," in token.text and read_link(token.text) is None)
+
+
+def _targets(token: _Token, i: int) -> tuple[str, ...]:
+    """The instances of `prod-a,prod-b` (or `all`), each read as a target is, duplicates left
+    out; ("all",) when `all` is among them."""
+    parts = [p for p in token.text.split(",") if p]
+    found: dict[str, str] = {}
+    for k, part in enumerate(parts):
+        word = part.lower()
+        others = ",".join(parts[:k] + parts[k + 1 :])
+        if (
+            word in WINDOW_WORDS
+            or word in HELP_WORDS
+            or word == RUNNING
+            or "=" in part
+            or _read_date(word)
+            or is_mention(part)
+        ):
+            raise _Reject(
+                f'"{_snippet(part)}" in "{_snippet(token.raw)}" is not an instance; a space goes '
+                "between the instances and what follows them.",
+                i,
+                i + 1,
+                [[others, part], [others]] if others else [[part]],
+            )
+        target = _target(_Token(part, part), i)
+        found.setdefault(target.lower(), target)
+    if ALL_TARGETS in found:
+        return (ALL_TARGETS,)
+    targets = tuple(found.values())
+    if len(targets) > MAX_TARGETS:
+        raise _Reject(
+            f"That lists {len(targets)} instances; I read at most {MAX_TARGETS} at once. "
+            f'"{ALL_TARGETS}" covers every instance this channel may see.',
+            i,
+            i + 1,
+            [[",".join(targets[:MAX_TARGETS])], [ALL_TARGETS]],
+        )
+    return targets
+
+
+def _check_list_room(
+    tokens: Sequence[_Token], targets: tuple[str, ...], name: str | None, user: str | None
+) -> None:
+    """Every button of the answer carries the list with name= and user= (state.py)."""
+    if shared_values_cost(targets, name, user) <= SHARED_VALUES_BUDGET:
+        return
+    fitting = list(targets)
+    while len(fitting) > 1 and shared_values_cost(tuple(fitting), name, user) > (
+        SHARED_VALUES_BUDGET
+    ):
+        fitting.pop()
+    fixes = [[",".join(fitting)]] if len(fitting) > 1 else []
+    raise _Reject(
+        f"Those {len(targets)} instances, with name= and user=, are too long to carry in the "
+        f"answer's buttons. List fewer, or use {ALL_TARGETS} for every instance here.",
+        0,
+        1,
+        [*fixes, [ALL_TARGETS]],
+    )
+
+
 def _parse(tokens: Sequence[_Token], now: datetime, tz: ZoneInfo) -> TaskQuery | HelpRequest:
     if any(t.word in HELP_WORDS for t in tokens):
         return HelpRequest()
     target: str | None = None
+    targets: tuple[str, ...] = ()
     i = 0
     if tokens and _first_is_target(tokens):
-        target = _target(tokens[0], 0)
+        if _is_list(tokens[0]):
+            targets = _targets(tokens[0], 0)
+            if len(targets) == 1 and targets[0] != ALL_TARGETS:
+                target, targets = targets[0], ()
+        else:
+            target = _target(tokens[0], 0)
         _check_misspelt_window(tokens, now, tz)
         i = 1
     reader = _Reader(tokens, now, tz)
@@ -160,6 +243,14 @@ def _parse(tokens: Sequence[_Token], now: datetime, tz: ZoneInfo) -> TaskQuery |
             continue
         if not token.quoted and read_link(token.text) is not None:
             found_target = _target(token, i)
+            if targets:
+                raise _Reject(
+                    f'"{_snippet(token.raw)}" names an instance after the list of them; put it '
+                    "in the list.",
+                    i,
+                    i + 1,
+                    [[]],
+                )
             if target is not None and found_target != target:
                 raise _Reject(
                     f'"{_snippet(token.raw)}" names another instance than "{_snippet(target)}"; '
@@ -200,6 +291,8 @@ def _parse(tokens: Sequence[_Token], now: datetime, tz: ZoneInfo) -> TaskQuery |
             window = _Window(begin, now, RUNNING_NOW_LABEL, running, running + 1, Anchor.SLIDING)
     if window is None:
         window = _Window(now - DEFAULT_WINDOW, now, DEFAULT_LABEL, 0, 0, Anchor.SLIDING)
+    if targets and targets != (ALL_TARGETS,):
+        _check_list_room(tokens, targets, values.get("name"), values.get("user"))
     return TaskQuery(
         target=target,
         window=window.window,
@@ -208,6 +301,7 @@ def _parse(tokens: Sequence[_Token], now: datetime, tz: ZoneInfo) -> TaskQuery |
         ),
         limit=numbers.get("limit", DEFAULT_LIMIT),
         page=numbers.get("page", 1),
+        targets=targets,
     )
 
 

@@ -2,16 +2,24 @@
 model. The Slack edge decodes a click's value once, into a `ButtonState`; nothing downstream
 reads the raw value again.
 
-The value is compact JSON with short keys (v version, t target, b/e window in epoch seconds,
-l label, a anchor, s statuses, n name glob, u user, m limit, p page, k task id); defaults are
-left out. Values come back from the client and may be copied or edited, so everything is
-checked; access is not decided here: the service re-checks the target on every click.
+The value is compact JSON with short keys (v version, t target, g targets, b/e window in epoch
+seconds, l label, a anchor, s statuses, n name glob, u user, m limit, p page, k task id, i the
+task's instance in a listing of several); defaults are left out. Values come back from the
+client and may be copied or edited, so everything is checked; access is not decided here: the
+service re-checks every instance on every click.
 
-Size: target, glob and user are at most 100 characters without control characters, so each
-takes at most 200 UTF-16 units in JSON (an escaped quote or an astral character costs 2); the
-label at most 120; a task id of at most 128 characters at most 768 (\\u0000 escapes); at most
-8 statuses of at most 40 characters at most 344; the keys and numbers about 110. That is at
-most 1943, under Slack's 2000 (tests/test_query.py builds the worst case).
+Size, in UTF-16 units as Slack counts them, each field with its key and comma. Target, glob and
+user are at most 100 characters without control characters, so each takes at most 207 (an
+escaped quote or an astral character costs 2); the label at most 127; a task id of at most 128
+characters at most 775 (\\u0000 escapes); at most 8 statuses of at most 40 characters at most
+350; the version, the window times (12 digits at most), anchor, limit and page 73; the braces 2,
+less the last comma. One instance: at most 1947, under Slack's 2000.
+Several instances (`g`, and then no `t`): `all` takes 10, and the task's instance as one of
+them at most 207 (a name of 100 characters) in place of the target: at most 1957. A typed list
+carries the task's instance as its place in the list (at most 7), and the list, name= and user=
+together take at most SHARED_VALUES_BUDGET (640, refused by the grammar and the service beyond
+it): 1947 - 3 x 207 + 7 + 640 = 1973 at most. tests/test_query.py and tests/test_all_instances.py
+build these worst cases.
 """
 
 from __future__ import annotations
@@ -23,18 +31,22 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from bot.blockkit import MAX_BUTTON_VALUE, slack_len
+from bot.domain.digests import ALL_TARGETS
 from bot.domain.query import DEFAULT_LIMIT, MAX_WINDOW, Anchor, TaskFilters, TaskQuery, TimeWindow
 from bot.grammar.words import (
     MAX_LABEL,
     MAX_LIMIT,
     MAX_PAGE,
     MAX_STATUSES,
+    MAX_TARGETS,
     MAX_TASK_ID,
     MAX_VALUE,
+    SHARED_VALUES_BUDGET,
     STATE_VERSION,
     STATUS_WORD,
     QueryError,
     _has_bad_chars,
+    shared_values_cost,
 )
 
 # Epoch seconds of 9999-12-31 23:59:59 UTC: datetime cannot go further.
@@ -86,6 +98,8 @@ class ButtonState(BaseModel):
     m: int = DEFAULT_LIMIT
     p: int = 1
     k: str | None = None
+    g: str | None = None
+    i: int | str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -134,6 +148,30 @@ class ButtonState(BaseModel):
             raise ValueError("its statuses are not task statuses")
         return tuple(value)
 
+    @field_validator("g", mode="before")
+    @classmethod
+    def _group(cls, value: Any) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise ValueError("its instances are not a list")
+        parts = value.split(",")
+        if len(parts) > MAX_TARGETS:
+            raise ValueError(f"it lists more than {MAX_TARGETS} instances")
+        for part in parts:
+            _text(part, "instance", MAX_VALUE)
+        everything = [p for p in parts if p.lower() == ALL_TARGETS]
+        if everything and (len(parts) > 1 or parts[0] != ALL_TARGETS):
+            raise ValueError("its instances are not a list")
+        return value
+
+    @field_validator("i", mode="before")
+    @classmethod
+    def _on(cls, value: Any) -> int | str | None:
+        if value is None or isinstance(value, str):
+            return None if value is None else _text(value, "instance", MAX_VALUE)
+        return _whole(value, "instance's place", 0, MAX_TARGETS - 1)
+
     @field_validator("m", mode="before")
     @classmethod
     def _limit(cls, value: Any) -> int:
@@ -151,6 +189,15 @@ class ButtonState(BaseModel):
 
     @model_validator(mode="after")
     def _window(self) -> ButtonState:
+        if self.t is not None and self.g is not None:
+            raise ValueError("it names one instance and several")
+        if self.i is not None:
+            if self.g is None:
+                raise ValueError("it names a task's instance without a list")
+            if isinstance(self.i, int) and (
+                self.g == ALL_TARGETS or self.i >= len(self.g.split(","))
+            ):
+                raise ValueError("its task's instance is not in its list")
         if self.e <= self.b:
             raise ValueError("its window ends before it begins")
         if self.e - self.b > MAX_WINDOW.total_seconds():
@@ -164,9 +211,22 @@ class ButtonState(BaseModel):
         """The state of a listing (and task). Anything `decode` would refuse raises QueryError
         here, so a value we send always comes back readable."""
         try:
+            on: int | str | None = query.on
+            if query.targets:
+                if any("," in t for t in query.targets):
+                    raise ValueError("an instance in the list holds a comma")
+                if not query.everything and (
+                    shared_values_cost(query.targets, query.filters.name_glob, query.filters.user)
+                    > SHARED_VALUES_BUDGET
+                ):
+                    raise ValueError("its instances, name= and user= are too long together")
+                if query.on in query.targets and not query.everything:
+                    on = query.targets.index(query.on)
             return cls(
                 v=STATE_VERSION,
                 t=query.target,
+                g=",".join(query.targets) if query.targets else None,
+                i=on,
                 b=_epoch(query.window.begin, "window start"),
                 e=_epoch(query.window.end, "window end"),
                 l=query.window.label,
@@ -185,6 +245,7 @@ class ButtonState(BaseModel):
 
     @property
     def query(self) -> TaskQuery:
+        targets = tuple(self.g.split(",")) if self.g is not None else ()
         return TaskQuery(
             target=self.t,
             window=TimeWindow(
@@ -196,6 +257,8 @@ class ButtonState(BaseModel):
             filters=TaskFilters(statuses=frozenset(self.s), name_glob=self.n, user=self.u),
             limit=self.m,
             page=self.p,
+            targets=targets,
+            on=targets[self.i] if isinstance(self.i, int) else self.i,
         )
 
     @property

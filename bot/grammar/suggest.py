@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Sequence
 
+from bot.domain.digests import ALL_TARGETS
 from bot.domain.instances import WINDOW_WORDS
 from bot.domain.query import TaskQuery
 from bot.grammar.pasted import is_mention, read_link
@@ -24,6 +25,7 @@ from bot.grammar.words import (
     VOCABULARY,
     WINDOW_FORMS,
     HelpRequest,
+    _Fix,
     _fragment,
     _Reject,
     _snippet,
@@ -52,6 +54,8 @@ def _unknown_word(tokens: Sequence[_Token], i: int, has_target: bool) -> _Reject
             i + 1,
             [[]],
         )
+    if word == ALL_TARGETS:
+        return _misplaced_all(tokens, i, has_target)
     # "lsat 1h": the typo was taken for the instance, and the next word makes no sense alone.
     if i == 1 and has_target and not tokens[0].quoted:
         guess = difflib.get_close_matches(tokens[0].word, WINDOW_WORDS, n=1, cutoff=0.75)
@@ -138,11 +142,41 @@ def _unknown_word(tokens: Sequence[_Token], i: int, has_target: bool) -> _Reject
             2,
             [[tokens[1].raw, RUNNING], []],
         )
+    if i == 1 and has_target and tokens[0].raw.endswith(",") and not tokens[0].quoted:
+        # "prod-a, prod-b": a list is one word. The example drops the word all the same: after
+        # "prod-orders," it is as often a filler ("prod-orders, please") as an instance.
+        joined = f"{tokens[0].text},{token.text}"
+        return _Reject(
+            f'I don\'t understand "{shown}". To ask about several instances, join them with '
+            f'commas and no spaces: "{_snippet(joined, 80)}".',
+            i,
+            i + 1,
+        )
     return _Reject(
         f'I don\'t understand "{shown}". After the instance come a window ({WINDOW_FORMS}), '
         "filters (status=, name=, user=) and limit=.",
         i,
         i + 1,
+    )
+
+
+def _misplaced_all(tokens: Sequence[_Token], i: int, has_target: bool) -> _Reject:
+    """`all` after other words: it goes first, in the instance's place."""
+    if has_target:
+        return _Reject(
+            f'"{_snippet(tokens[i].raw)}" goes first, in place of the instance: '
+            f'"{ALL_TARGETS} …" covers every instance this channel may see.',
+            i,
+            i + 1,
+            [[]],
+        )
+    before = [t.raw for t in tokens[:i]]
+    return _Reject(
+        f'"{_snippet(tokens[i].raw)}" goes first: "{ALL_TARGETS} {_fragment(tokens, 0, i)}" '
+        "covers every instance this channel may see.",
+        i,
+        i + 1,
+        [_Fix([ALL_TARGETS, *before], 0, i + 1), []],
     )
 
 

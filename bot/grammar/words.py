@@ -3,6 +3,7 @@ errors that carry a repair so a message can show a valid command."""
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -29,6 +30,13 @@ MAX_VALUE = 100
 MAX_LABEL = 60
 MAX_TASK_ID = 128
 STATE_VERSION = 1
+# `/dms-tasks prod-a,prod-b …`: at most this many instances in one list (`all` covers more).
+MAX_TARGETS = 20
+# Every button of an answer about several instances carries their list (state.py), and name=
+# and user= beside it: together they may take this many UTF-16 units of the button's JSON, a
+# little more than one target, name= and user= take at their longest (3 x 207), since such a
+# button carries no single target. state.py holds the arithmetic.
+SHARED_VALUES_BUDGET = 640
 
 WINDOW_FORMS = '"last 90m", "since 09:00", "between 09:00 and 11:30" or "today"'
 
@@ -46,6 +54,20 @@ class QueryError(ValueError):
         super().__init__(message)
         self.message = message
         self.example = example
+
+
+def json_units(text: str) -> int:
+    """How many UTF-16 units `text` takes as a JSON string in a button value (quotes and
+    escapes included; written as the button state writes it, without ASCII escapes)."""
+    encoded = json.dumps(text, ensure_ascii=False)
+    return len(encoded.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def shared_values_cost(targets: tuple[str, ...], name: str | None, user: str | None) -> int:
+    """What a list of targets, name= and user= take of a button value together, each as
+    `"k":value,` (the targets joined by commas into one string)."""
+    cost = 5 + json_units(",".join(targets)) if targets else 0
+    return cost + sum(5 + json_units(v) for v in (name, user) if v is not None)
 
 
 # ---- vocabulary ------------------------------------------------------------------------------

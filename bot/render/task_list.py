@@ -6,7 +6,8 @@ per task with its Params button, the pager and a footer saying how fresh the dat
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -22,6 +23,7 @@ from bot.blockkit import (
     slack_len,
     slack_message,
 )
+from bot.domain.durations import DurationRange
 from bot.domain.instances import InstanceRef
 from bot.domain.query import TaskQuery
 from bot.domain.tasks import Task, TaskStatus, is_finished
@@ -38,7 +40,7 @@ from bot.render.timewords import (
     zone_name,
 )
 from bot.render.words import NAME_LIMIT, USER_LIMIT, bold, piece, plural, short_id
-from bot.report import TaskReport
+from bot.report import TaskReport, TimelineReport
 
 # How much of each user- or API-derived piece a task row may take. A row stays one line on a
 # laptop screen; the full name is in the Params view.
@@ -149,7 +151,33 @@ def _summary_text(report: TaskReport) -> str:
     return "\n".join(lines)
 
 
-def _duration_text(task: Task, report: TaskReport) -> str:
+@dataclass(frozen=True)
+class RowSpec:
+    """One row of a listing: the task, what the row says about it, and what its Params button
+    carries."""
+
+    task: Task
+    earlier: bool = False  # started before the window and still running
+    overdue: bool = False
+    usual: DurationRange | None = None  # its usual duration, when overdue and known
+    instance: str = ""  # escaped, for a timeline over several instances
+    query: TaskQuery | None = None  # the Params button's listing; None: the report's
+
+
+def row_specs(report: TaskReport) -> list[RowSpec]:
+    return [
+        RowSpec(
+            task,
+            earlier=report.started_earlier(task),
+            overdue=task.id in report.overdue,
+            usual=report.overdue.get(task.id),
+        )
+        for task in report.page_tasks
+    ]
+
+
+def _duration_text(row: RowSpec, report: TaskReport) -> str:
+    task = row.task
     status = task.status_upper
     start, end = task.created_at, task.updated_at
     if start is None:
@@ -157,8 +185,8 @@ def _duration_text(task: Task, report: TaskReport) -> str:
     as_of = f" as of {date_token(report.now, '{time}')}" if report.public else ""
     if status == TaskStatus.EXECUTING:
         text = f"running for {format_duration(max(report.now - start, timedelta(0)))}{as_of}"
-        if task.id in report.overdue:
-            usual = report.overdue[task.id]
+        if row.overdue:
+            usual = row.usual
             text += (
                 f"  ⚠ usually {format_duration_range(usual)}"
                 if usual
@@ -175,7 +203,8 @@ def _duration_text(task: Task, report: TaskReport) -> str:
     return ""
 
 
-def _task_row(task: Task, report: TaskReport, *, label_limit: int, user_limit: int) -> str:
+def _task_row(row: RowSpec, report: TaskReport, *, label_limit: int, user_limit: int) -> str:
+    task = row.task
     label = bold(piece(task_label(task.name), label_limit))
     known = task.status_upper in STATUS_ORDER
     status = "" if known else f" ({piece(status_word(task.status), 30)})"
@@ -184,43 +213,54 @@ def _task_row(task: Task, report: TaskReport, *, label_limit: int, user_limit: i
         start = moment_text(task.created_at, report.tz, report.now, public=report.public)
     else:
         start = "start unknown"
-    if report.started_earlier(task):
+    if row.earlier:
         start += ", started before this window"
     pieces = [f"{status_emoji(task.status)}  {label}{status}", user, start]
-    duration = _duration_text(task, report)
+    if row.instance:
+        pieces.insert(1, row.instance)
+    duration = _duration_text(row, report)
     if duration:
         pieces.append(duration)
     return "  ·  ".join(pieces)
 
 
-def _params_button(task: Task, report: TaskReport, text: str, n: int) -> dict[str, Any] | None:
+def _params_button(row: RowSpec, report: TaskReport, text: str, n: int) -> dict[str, Any] | None:
+    task = row.task
     if not task.id or not task.has_params:
         return None
-    return button_element(
-        text, ActionId.PARAMS.unique(n), button_state(report.query, task_id=task.id)
-    )
+    query = row.query or report.query
+    return button_element(text, ActionId.PARAMS.unique(n), button_state(query, task_id=task.id))
 
 
-def _row_groups(report: TaskReport, room: int) -> list[tuple[int, list[dict[str, Any]]]]:
-    """The task blocks, as (tasks in the group, blocks) so that whole groups can be dropped."""
-    tasks = report.page_tasks
-    groups: list[tuple[int, list[dict[str, Any]]]] = []
-    if len(tasks) <= room:
-        for n, task in enumerate(tasks, start=1):
-            row = _task_row(task, report, label_limit=ROW_LABEL_LIMIT, user_limit=USER_LIMIT)
-            button = _params_button(task, report, "Params", n)
+Groups = list[tuple[int, list[dict[str, Any]]]]
+
+
+def row_groups(
+    report: TaskReport,
+    specs: Sequence[RowSpec],
+    room: int,
+    *,
+    per_section: int = PACKED_ROWS_PER_SECTION,
+) -> Groups:
+    """The task blocks, as (tasks in the group, blocks) so that whole groups can be dropped:
+    a section per row while they fit `room` blocks, else `per_section` rows to a section."""
+    groups: Groups = []
+    if len(specs) <= room:
+        for n, spec in enumerate(specs, start=1):
+            row = _task_row(spec, report, label_limit=ROW_LABEL_LIMIT, user_limit=USER_LIMIT)
+            button = _params_button(spec, report, "Params", n)
             groups.append((1, [section_block(BlockId.TASK.unique(n), row, button)]))
         return groups
-    for first in range(0, len(tasks), PACKED_ROWS_PER_SECTION):
-        chunk = tasks[first : first + PACKED_ROWS_PER_SECTION]
+    for first in range(0, len(specs), per_section):
+        chunk = specs[first : first + per_section]
         rows: list[str] = []
         buttons: list[dict[str, Any] | None] = []
-        for n, task in enumerate(chunk, start=first + 1):
+        for n, spec in enumerate(chunk, start=first + 1):
             row = _task_row(
-                task, report, label_limit=PACKED_LABEL_LIMIT, user_limit=PACKED_USER_LIMIT
+                spec, report, label_limit=PACKED_LABEL_LIMIT, user_limit=PACKED_USER_LIMIT
             )
             rows.append(f"`{n}`  {row}")
-            buttons.append(_params_button(task, report, f"Params {n}", n))
+            buttons.append(_params_button(spec, report, f"Params {n}", n))
         blocks = [section_block(BlockId.TASK.unique(first + 1), "\n".join(rows))]
         actions = actions_block(BlockId.TASK_ACTIONS.unique(first + 1), buttons)
         if actions is not None:
@@ -330,15 +370,38 @@ def _report_text(report: TaskReport) -> str:
 
 def render_report(report: TaskReport) -> dict[str, Any]:
     """One page of the task list: heading, counts over the window, rows, pager, footer."""
+    if isinstance(report, TimelineReport) or report.instance is None:
+        # Imported here: the timeline is laid out with this module's pieces.
+        from bot.render.timeline import render_timeline
+
+        return render_timeline(report)
+    instance = report.instance
     head: list[dict[str, Any] | None] = [
-        section_block(
-            BlockId.HEADER, f"{_instance_heading(report.instance)} · {_window_text(report)}"
-        ),
+        section_block(BlockId.HEADER, f"{_instance_heading(instance)} · {_window_text(report)}"),
         section_block(BlockId.COUNTS, _summary_text(report)),
     ]
+    specs = row_specs(report)
+    return assemble(
+        report,
+        head,
+        lambda room: row_groups(report, specs, room),
+        _report_text(report),
+        instance.display_name,
+    )
+
+
+def assemble(
+    report: TaskReport,
+    head: list[dict[str, Any] | None],
+    groups_for: Callable[[int], Groups],
+    text: str,
+    about: str,
+) -> dict[str, Any]:
+    """Head, as many row groups as Slack takes (a notice says how many were left out), pager
+    and footer; checked against Block Kit's limits."""
     tail = [*_pager(report), _footer(report)]
     fixed = len([b for b in head + tail if b is not None]) + 1  # + room for an "N more" notice
-    groups = _row_groups(report, MAX_BLOCKS - fixed)
+    groups = groups_for(MAX_BLOCKS - fixed)
     rows: list[dict[str, Any]] = []
     dropped = 0
     # A public copy is posted with chat.postMessage, which also caps the total text.
@@ -362,5 +425,5 @@ def render_report(report: TaskReport) -> dict[str, Any]:
             BlockId.NOTICE,
             f"{dropped} more tasks on this page not shown: {why}. Ask for fewer with limit=20.",
         )
-    message = slack_message(_report_text(report), [*head, *rows, notice, *tail])
-    return checked(message, report.instance.display_name)
+    message = slack_message(text, [*head, *rows, notice, *tail])
+    return checked(message, about)
