@@ -15,6 +15,7 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -23,7 +24,7 @@ import httpx
 from slack_sdk.signature import SignatureVerifier
 
 from bot.simulator import DEMO_AK, DEMO_PROJECT_ID, DEMO_REGION, DEMO_SK
-from tests.slack_mock import BOT_TOKEN, TEAM_ID, MockSlack
+from tests.slack_mock import BOT_ID, BOT_TOKEN, BOT_USER_ID, TEAM_ID, MockSlack
 
 SIGNING_SECRET = "e2e-signing-secret-0123456789abcdef"
 API_APP_ID = "A_DMS_TASKS"
@@ -52,6 +53,14 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def next_due_minute(lead_s: float, now: datetime | None = None) -> datetime:
+    """The first whole UTC minute at least `lead_s` seconds away: a due time for a digest added
+    `at HH:MM tz UTC`, with room to set it up first."""
+    earliest = (now or datetime.now(UTC)) + timedelta(seconds=lead_s)
+    minute = earliest.replace(second=0, microsecond=0)
+    return minute if minute == earliest else minute + timedelta(minutes=1)
 
 
 def sign(
@@ -121,12 +130,17 @@ def signed_click(
     value: str | None = None,
     secret: str = SIGNING_SECRET,
     timestamp: int | None = None,
+    message_ts: str | None = None,
 ) -> SignedRequest:
     """A block_actions payload for a click on `action` (a button from a received message's
-    blocks) in an ephemeral message; `value` replaces the button's value (to forge one)."""
+    blocks) in an ephemeral message; `value` replaces the button's value (to forge one).
+
+    With `message_ts` (the `ts` chat.postMessage answered) the click is on that message in
+    the channel, as Slack sends it for a message everyone sees: the container is not
+    ephemeral and the payload carries the message itself."""
     action_id = str(action["action_id"])
     now = f"{time.time():.6f}"
-    payload = {
+    payload: dict[str, Any] = {
         "type": "block_actions",
         "user": {
             "id": user_id,
@@ -138,9 +152,9 @@ def signed_click(
         "token": VERIFICATION_TOKEN,
         "container": {
             "type": "message",
-            "message_ts": now,
+            "message_ts": message_ts or now,
             "channel_id": channel_id,
-            "is_ephemeral": True,
+            "is_ephemeral": message_ts is None,
         },
         "trigger_id": _trigger_id(),
         "team": {"id": TEAM_ID, "domain": "e2e"},
@@ -160,6 +174,14 @@ def signed_click(
             }
         ],
     }
+    if message_ts is not None:
+        payload["message"] = {
+            "type": "message",
+            "user": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "ts": message_ts,
+            "blocks": message_blocks,
+        }
     body = urlencode({"payload": json.dumps(payload)}).encode()
     return sign(body, secret=secret, timestamp=timestamp)
 

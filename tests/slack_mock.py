@@ -12,7 +12,7 @@ import asyncio
 import itertools
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,6 +46,8 @@ class RecordedCall:
     headers: dict[str, str]
     status: int
     received_at: float  # time.perf_counter() on arrival, for benchmarks
+    # What the mock answered, for Web API calls (the `ts` of a posted message, say).
+    answer: dict[str, Any] | None = None
 
     @property
     def bearer(self) -> str | None:
@@ -112,6 +114,22 @@ class MockSlack:
     def calls_to(self, path: str) -> list[RecordedCall]:
         return [c for c in self.calls if c.path == _path_of(path)]
 
+    def posts_in(self, channel: str, *, ok: bool | None = True) -> list[RecordedCall]:
+        """chat.postMessage calls to `channel`: those that succeeded (ok=True), those Slack
+        refused (ok=False), or all of them (None)."""
+        return [
+            c
+            for c in self.calls_to(POST_MESSAGE)
+            if c.body.get("channel") == channel
+            and (ok is None or bool((c.answer or {}).get("ok")) == ok)
+        ]
+
+    async def wait_until(self, condition: Callable[[], bool], timeout: float = 10) -> None:
+        """Returns once `condition()` holds, checked whenever a call arrives."""
+        async with asyncio.timeout(timeout):
+            async with self._changed:
+                await self._changed.wait_for(condition)
+
     async def wait_for(self, path: str, count: int = 1, timeout: float = 10) -> list[RecordedCall]:
         """The first `count` calls to `path` (a path, or a URL on this mock), once they exist."""
         wanted = _path_of(path)
@@ -165,7 +183,13 @@ class MockSlack:
         return socket
 
     async def _record(
-        self, request: web.Request, body: dict[str, Any], status: int, *, path: str | None = None
+        self,
+        request: web.Request,
+        body: dict[str, Any],
+        status: int,
+        *,
+        path: str | None = None,
+        answer: dict[str, Any] | None = None,
     ) -> None:
         call = RecordedCall(
             path=path or request.path,
@@ -173,6 +197,7 @@ class MockSlack:
             headers=dict(request.headers),
             status=status,
             received_at=time.perf_counter(),
+            answer=answer,
         )
         async with self._changed:
             self.calls.append(call)
@@ -210,8 +235,9 @@ class MockSlack:
             channel = str(body.get("channel", ""))
             if channel not in self.member_of and not self.failures.rate_limited:
                 error = "not_in_channel" if channel in self.public_channels else "channel_not_found"
-                await self._record(request, body, 200)
-                return web.json_response({"ok": False, "error": error})
+                refused = {"ok": False, "error": error}
+                await self._record(request, body, 200, answer=refused)
+                return web.json_response(refused)
             if self.failures.rate_limited > 0:
                 self.failures.rate_limited -= 1
                 await self._record(request, body, 429)
@@ -222,8 +248,9 @@ class MockSlack:
                 )
             if self.failures.errors:
                 error = self.failures.errors.pop(0)
-                await self._record(request, body, 200)
-                return web.json_response({"ok": False, "error": error})
+                refused = {"ok": False, "error": error}
+                await self._record(request, body, 200, answer=refused)
+                return web.json_response(refused)
             answer = {
                 "ok": True,
                 "channel": body.get("channel"),
@@ -232,7 +259,7 @@ class MockSlack:
             }
         else:
             answer = {"ok": False, "error": "unknown_method"}
-        await self._record(request, body, 200)
+        await self._record(request, body, 200, answer=answer)
         return web.json_response(answer)
 
     async def _webhook(self, request: web.Request) -> web.Response:
