@@ -20,6 +20,8 @@ class ActionId(StrEnum):
     BACK = "dms_back_to_list"
     PICK_INSTANCE = "dms_pick_instance"
     OPEN_LIST = "dms_open_list"
+    WATCH = "dms_watch"
+    WATCH_STOP = "dms_watch_stop"
 
     def unique(self, n: int | str) -> str:
         return f"{self.value}:{n}"
@@ -47,6 +49,8 @@ class BlockId(StrEnum):
     PARAMS = "dms_params"
     NOTICE = "dms_notice"
     DIGEST = "dms_digest"
+    WATCH = "dms_watch"
+    WATCH_ACTIONS = "dms_watch_actions"
 
     def unique(self, n: int | str) -> str:
         return f"{self.value}:{n}"
