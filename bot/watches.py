@@ -137,7 +137,9 @@ def visible(watch: Watch) -> tuple[Any, ...]:
     task = watch.task
     spent = task_duration(task, watch.checked_at or watch.started_at) if task else None
     minutes = int(spent.total_seconds() // 60) if spent is not None else None
-    return (task.status_upper if task else None, watch.progress, watch.error, minutes)
+    # A failed look says when it tries again: that changes with the backoff.
+    retry = watch.interval_s if watch.error else None
+    return (task.status_upper if task else None, watch.progress, watch.error, retry, minutes)
 
 
 class WatchService:

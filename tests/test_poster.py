@@ -169,8 +169,9 @@ class EditingSlack(MockSlack):
                 body = {**body, "channel": self.dm_of(channel)}
                 ts = f"{int(_time.time())}.{next(self._ts):06d}"
                 self.posted[(self.dm_of(channel), ts)] = body
-                await self._record(request, body, 200)
-                return web.json_response({"ok": True, "channel": self.dm_of(channel), "ts": ts})
+                answer = {"ok": True, "channel": self.dm_of(channel), "ts": ts}
+                await self._record(request, body, 200, answer=answer)
+                return web.json_response(answer)
             response = await super()._api(request)
             answer = json.loads(response.body)  # type: ignore[arg-type]
             if answer.get("ok"):

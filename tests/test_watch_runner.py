@@ -206,9 +206,10 @@ async def test_a_dms_error_is_shown_backed_off_and_recovered_from(rig: Rig) -> N
     assert "could not check:" in failing and "answered HTTP 500" in failing
     [stored] = await rig.store.all()
     assert stored.error and stored.interval_s > watch.interval_s
-    await rig.step(runner)  # the second error: backed off further, the same words
+    await rig.step(runner)  # the second error: backed off further, and the message says so
     [again] = await rig.store.all()
     assert again.interval_s > stored.interval_s
+    assert "Trying again in 22 s" in text_of(rig.edits()[-1])
     await rig.step(runner)
     assert "could not check" not in text_of(rig.edits()[-1])
     [recovered] = await rig.store.all()

@@ -194,10 +194,11 @@ class Rig:
         return str(task["id"])
 
     def posts(self, channel: str | None = None) -> list[RecordedCall]:
+        """chat.postMessage calls Slack took (to `channel`)."""
         return [
             c
             for c in self.slack.calls_to(POST_MESSAGE)
-            if c.status == 200 and (channel is None or c.body.get("channel") == channel)
+            if (c.answer or {}).get("ok") and (channel is None or c.body.get("channel") == channel)
         ]
 
     def replies(self) -> list[RecordedCall]:

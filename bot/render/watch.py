@@ -51,7 +51,9 @@ _TS = re.compile(r"\d{1,12}\.\d{1,6}")
 _CHANNEL = re.compile(r"[CG][A-Z0-9]{1,30}")
 
 
-def watch_button(target: str, task_id: str, *, n: int | str = 1, text: str = "Watch") -> Any:
+def watch_button(
+    target: str, task_id: str, *, n: int | str = 1, text: str = "Watch"
+) -> dict[str, Any] | None:
     """The Watch button for a task row (action WATCH, unique within the message by `n`), or
     None when its value cannot be made (a target or task id no button can carry): one button
     that Slack would refuse must not take the whole listing with it."""
