@@ -677,6 +677,19 @@ def test_largest_query_with_raw_statuses_fits_a_button() -> None:
     assert decode_state(value) == (parsed, "\x00" * 128)
 
 
+def test_states_of_several_instances_round_trip() -> None:
+    listed = query("prod-a,prod-b since 09:00 status=failed")
+    on_b = TaskQuery(None, listed.window, listed.filters, targets=listed.targets, on="prod-b")
+    value = encode_state(on_b, task_id="t1")
+    assert json.loads(value)["g"] == "prod-a,prod-b" and json.loads(value)["i"] == 1
+    assert decode_state(value) == (on_b, "t1")
+    everything = TaskQuery(None, listed.window, targets=("all",), on="4f1c8a52-1111")
+    value = encode_state(everything, task_id="t2")
+    assert json.loads(value)["i"] == "4f1c8a52-1111"
+    assert decode_state(value) == (everything, "t2")
+    # The worst cases of several instances: tests/test_all_instances.py.
+
+
 def test_a_task_id_too_long_for_a_button_is_refused_when_encoding() -> None:
     with pytest.raises(QueryError):
         encode_state(query("x"), task_id="a" * 129)
@@ -747,6 +760,24 @@ TAMPERED = [
     state(k=12),
     state(k="k" * 129),
     state(x=1),
+    # Several instances: a list, or all, never both with one target; the task's instance in it.
+    state(g="a,b"),  # and t
+    state(t=..., g=""),
+    state(t=..., g="a,,b"),
+    state(t=..., g=["a", "b"]),
+    state(t=..., g=",".join(f"p{n}" for n in range(21))),
+    state(t=..., g="a,all"),
+    state(t=..., g="ALL"),
+    state(t=..., g="a," + "x" * 101),
+    state(t=..., g="a,b\u0000"),
+    state(t=..., g="a,b", i=2),
+    state(t=..., g="a,b", i=-1),
+    state(t=..., g="a,b", i=True),
+    state(t=..., g="a,b", i=1.0),
+    state(t=..., g="a,b", i=""),
+    state(t=..., g="all", i=0),
+    state(t=..., i="a"),
+    state(i="a"),
     '{"v":1,"b":NaN,"e":1795871220,"l":"x"}',
     '{"v":1,"b":1795867620,"e":Infinity,"l":"x"}',
 ]

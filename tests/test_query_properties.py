@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,7 +14,14 @@ from bot.blockkit import MAX_BUTTON_VALUE, slack_len
 from bot.domain.query import MAX_WINDOW, TaskFilters, TaskQuery
 from bot.grammar.parser import parse_command
 from bot.grammar.state import decode_state, encode_state
-from bot.grammar.words import MAX_LIMIT, HelpRequest, QueryError
+from bot.grammar.words import (
+    MAX_LIMIT,
+    MAX_TARGETS,
+    SHARED_VALUES_BUDGET,
+    HelpRequest,
+    QueryError,
+    shared_values_cost,
+)
 from bot.render.timewords import describe_window
 
 # Zones with odd offsets, DST at midnight (Santiago), half-hour DST (Lord Howe), and none.
@@ -65,6 +73,9 @@ WORDS = [
     "<https://console.huaweicloud.com/dms/#/kafka/detail/4f1c8a52-1111-4222-8333-123456789abc>",
     "https://console.huaweicloud.com/dms/?instanceId=4F1C8A52-1111-4222-8333-123456789ABC",
     "https://example.com/", "<https://console.huaweicloud.com/|a link>",
+    # several instances
+    "all", "ALL", "prod-orders,prod-billing", "a,b,c", "x,all", "prod-a,today", "'all'",
+    ",".join(f"p{n}" for n in range(21)), ",".join("x" * 99 + str(n) for n in range(7)),
 ]  # fmt: skip
 junk = st.text(max_size=12)
 pieces = st.one_of(st.sampled_from(WORDS), junk, st.integers(-5, 10**6).map(str))
@@ -142,6 +153,42 @@ def test_longest_values_still_fit_a_button(
     assert decode_state(value) == (query, task_id)
 
 
+names = st.text(
+    st.characters(exclude_categories=["Cc", "Cs"], exclude_characters=","), min_size=1, max_size=100
+).filter(lambda t: t.strip() and t.lower() != "all")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    targets=st.lists(names, min_size=2, max_size=MAX_TARGETS, unique=True),
+    glob=st.none() | names,
+    user=st.none() | names,
+    place=st.integers(0, MAX_TARGETS - 1),
+    task_id=st.text(min_size=1, max_size=128),
+    now=nows,
+)
+def test_any_list_of_instances_fits_a_button_or_is_refused(
+    targets: list[str],
+    glob: str | None,
+    user: str | None,
+    place: int,
+    task_id: str,
+    now: datetime,
+) -> None:
+    base = parse_command("last 31d status=created,executing,success,failed", now=now, tz=ZONES[0])
+    assert isinstance(base, TaskQuery)
+    filters = TaskFilters(base.filters.statuses, glob, user)
+    on = targets[place % len(targets)]
+    query = TaskQuery(None, base.window, filters, 100, 9, targets=tuple(targets), on=on)
+    if shared_values_cost(query.targets, glob, user) > SHARED_VALUES_BUDGET:
+        with pytest.raises(QueryError):
+            encode_state(query, task_id=task_id)
+        return
+    value = encode_state(query, task_id=task_id)
+    assert slack_len(value) <= MAX_BUTTON_VALUE
+    assert decode_state(value) == (query, task_id)
+
+
 json_values = st.recursive(
     st.one_of(
         st.none(),
@@ -155,7 +202,7 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=3), inner),
     max_leaves=10,
 )
-state_like = st.dictionaries(st.sampled_from(list("vtbelsnumpkx")), json_values).map(
+state_like = st.dictionaries(st.sampled_from(list("vtbelsnumpkxgi")), json_values).map(
     lambda d: json.dumps(d, ensure_ascii=False)
 )
 

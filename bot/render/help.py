@@ -6,8 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from bot.blockkit import section_block, slack_message
+from bot.domain.digests import ALL_TARGETS
+from bot.domain.instances import RESERVED_WORDS
 from bot.domain.query import MAX_WINDOW
-from bot.grammar.words import DEFAULT_LABEL, MAX_LIMIT
+from bot.grammar.words import DEFAULT_LABEL, MAX_LIMIT, MAX_TARGETS, MAX_VALUE
 from bot.ids import BlockId
 from bot.render.safety_net import checked
 from bot.render.words import NAME_LIMIT, command_example, piece
@@ -17,6 +19,27 @@ from bot.report import HelpView
 # instance id replaces (ids work wherever there are no access rules).
 EXAMPLE_INSTANCE = "<instance id>"
 MAX_LISTED_INSTANCES = 30
+
+
+def _listable(name: str) -> bool:
+    """Whether a name can stand in a comma list as typed: one word, no comma or quote."""
+    return (
+        0 < len(name) <= MAX_VALUE
+        and not any(c.isspace() or c in ",'\"“”‘’`" for c in name)
+        and name.lower() not in RESERVED_WORDS
+    )
+
+
+def _several_line(command: str, visible: list[str]) -> str:
+    examples = [f"{command} {ALL_TARGETS} last 1h"]
+    pair = [i for i in visible if _listable(i)][:2]
+    if len(pair) == 2:
+        examples.append(f"{command} {','.join(pair)} since 09:00")
+    return (
+        f"• *several*: `{ALL_TARGETS}` (every instance you can use here) or up to "
+        f"{MAX_TARGETS} joined by commas, in one timeline: "
+        + " or ".join(command_example(e) for e in examples)
+    )
 
 
 def render_help(help_view: HelpView) -> dict[str, Any]:
@@ -55,6 +78,7 @@ def render_help(help_view: HelpView) -> dict[str, Any]:
                 if help_view.default_instance
                 else ""
             ),
+            _several_line(command, visible),
             "• *window*: `last 90m`, `last 6h`, `last 2d`, `today`, `yesterday`, `since 09:00`, "
             "`since yesterday 18:00`, `between 09:00 and 11:30`, `between 2026-01-05 and "
             f"2026-01-07` (your Slack time zone; at most {MAX_WINDOW.days} days; "
