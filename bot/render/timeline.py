@@ -42,16 +42,21 @@ ROW_INSTANCE_LIMIT = 30
 # Packed rows carry the instance too, so fewer go to a section than in a list of one instance:
 # 8 x (60 + 30 + 30 + the fixed text, at most ~240 with date tokens) stays under 3000.
 TIMELINE_ROWS_PER_SECTION = 8
-# Instance names in the counts per instance: shorter when there are many, so that 50 instances
-# take at most about 4,000 characters there (a shared copy must stay under ~11,000 in all).
+# Instance names in the counts per instance are shorter when there are many, and those counts
+# take at most FIELDS_TEXT_LIMIT, the notices about instances at most 2,000: with the heading,
+# counts, pager and footer that leaves a shared copy room for rows under chat.postMessage's
+# ~11,000 characters (bot/blockkit.py MAX_POSTED_BLOCKS_TEXT), whatever the instances.
 INSTANCE_NAME_LIMIT = 40
 MANY_INSTANCES = 20
 MANY_NAME_LIMIT = 24
+FIELDS_TEXT_LIMIT = 4000
+MIN_LINE = 60
+UNAVAILABLE_LIMIT = 1400
+NOT_SHOWN_LIMIT = 600
 # The heading names the instances of a list in at most this much.
 HEADING_NAMES_LIMIT = 300
 REASON_LIMIT = 160
 REFERENCE_LIMIT = 80
-NOTICE_LIMIT = 2500
 
 
 def _short(name: str, instance_id: str, limit: int) -> str:
@@ -109,8 +114,9 @@ def _fields_block(report: TimelineReport) -> dict[str, Any] | None:
     if not readable:
         return None
     limit = INSTANCE_NAME_LIMIT if len(report.parts) <= MANY_INSTANCES else MANY_NAME_LIMIT
-    lines = [_part_line(p, report, limit) for p in readable]
-    per_field = -(-len(lines) // MAX_SECTION_FIELDS)
+    per_field = -(-len(readable) // MAX_SECTION_FIELDS)
+    room = min(MAX_FIELD_TEXT // per_field - 1, max(MIN_LINE, FIELDS_TEXT_LIMIT // len(readable)))
+    lines = [truncate(_part_line(p, report, limit), room) for p in readable]
     fields = [
         mrkdwn_text(truncate("\n".join(lines[k : k + per_field]), MAX_FIELD_TEXT))
         for k in range(0, len(lines), per_field)
@@ -132,7 +138,7 @@ def _unavailable_text(report: TimelineReport) -> str:
         if reference:
             line += f" ({piece(reference, REFERENCE_LIMIT)})"
         lines.append(line)
-    return truncate("\n".join(lines), NOTICE_LIMIT)
+    return truncate("\n".join(lines), UNAVAILABLE_LIMIT)
 
 
 def _not_shown_text(report: TimelineReport) -> str:
@@ -142,7 +148,7 @@ def _not_shown_text(report: TimelineReport) -> str:
         f"{bold(piece(n.label, NAME_LIMIT))} ({piece(n.reason, REASON_LIMIT)})"
         for n in report.not_shown
     )
-    return truncate(f"Not shown: {named}", NOTICE_LIMIT)
+    return truncate(f"Not shown ({len(report.not_shown)}): {named}", NOT_SHOWN_LIMIT)
 
 
 def _summary(report: TimelineReport) -> str:
