@@ -72,6 +72,17 @@ class Scene:
         """The command's answer at its response_url."""
         return await command(self.bot, self.slack, text, channel, user)
 
+    async def listing_once(self, channel: str, shown: str, user: str = ALICE) -> dict[str, Any]:
+        """`digest list` in `channel`, asked again until it shows `shown`: a run's result is
+        stored just after its post reaches Slack."""
+        deadline = time.monotonic() + 10
+        while True:
+            [listed] = await self.command("digest list", channel, user)
+            if shown in json.dumps(listed.body, ensure_ascii=False):
+                return listed.body
+            assert time.monotonic() < deadline, listed.body
+            await asyncio.sleep(0.2)
+
 
 async def command(
     bot: BotProcess, slack: MockSlack, text: str, channel: str, user: str, count: int = 1
@@ -299,8 +310,8 @@ async def test_at_its_time_one_valid_digest_counts_the_period(ran: Scene) -> Non
     failures = block_text(message, BlockId.TASK.unique("failed"))
     assert failures.count("\n❌ prod-orders") == expected.failed, failures
     # The store has its result, and the next run is the following day's.
-    [listed] = await ran.command("digest list", ONCALL)
-    line = block_text(listed.body, BlockId.DIGEST.unique(0))
+    listed = await ran.listing_once(ONCALL, "last: posted")
+    line = block_text(listed, BlockId.DIGEST.unique(0))
     assert "last: posted" in line, line
     assert token(ran.due + timedelta(days=1)) in line, line
 
@@ -344,15 +355,8 @@ async def test_a_digest_whose_channel_closed_is_paused_and_its_creator_told_once
     [refused] = digest_posts(ran.slack, PAUSED)
     assert refused.answer == {"ok": False, "error": "not_in_channel"}
 
-    async def listing() -> str:
-        [listed] = await ran.command("digest list", PAUSED, ALICE)  # not the creator
-        return first_text(listed.body)
-
-    # The pause is stored right after Slack's refusal: poll the listing until it shows.
-    deadline = time.monotonic() + 10
-    while "*paused*" not in (text := await listing()):
-        assert time.monotonic() < deadline, text
-        await asyncio.sleep(0.2)
+    # Listed by someone other than its creator, who must still hear of it first-hand.
+    text = first_text(await ran.listing_once(PAUSED, "*paused*", ALICE))
     assert f"`{digest_id}`" in text and "*paused* (not_in_channel)" in text, text
     assert "last: paused: not_in_channel" in text, text
     # Its creator's next command, in any channel, is answered and then followed by the notice.
@@ -375,8 +379,7 @@ async def test_a_quiet_digest_over_an_empty_period_posts_one_line(ran: Scene) ->
     begin = ran.due - timedelta(days=1)
     assert message["text"].startswith(f"Nothing happened on {EMPTY_NAME} · {token(begin)}")
     assert len(message["blocks"]) == 1 and message["blocks"][0]["type"] == "section"
-    [listed] = await ran.command("digest list", QUIET)
-    assert "last: nothing to report" in first_text(listed.body)
+    await ran.listing_once(QUIET, "last: nothing to report")
 
 
 async def test_nothing_more_is_posted_in_the_rounds_after(ran: Scene) -> None:
