@@ -163,6 +163,12 @@ class DigestScheduler:
                     sub.channel_id, sub.targets, previous_due(sub, due), due, quiet=sub.quiet
                 )
                 message = render_digest(report)
+            except asyncio.CancelledError:
+                # Shutdown before anything was posted: let the next process or replica take the
+                # run now rather than after the claim expires. (Once the post is under way the
+                # claim is kept: a late digest is better than a double one.)
+                await asyncio.shield(self._store.release(key, self.owner))
+                raise
             except Exception as exc:  # a bad digest must not stop the others
                 log.exception("digest %s failed", sub.id)
                 report, message, failure = None, None, type(exc).__name__

@@ -156,6 +156,12 @@ class DigestService:
             except IdTaken:
                 # Two replicas drew the same id at once: draw again.
                 sub = replace(sub, id=await self.store.new_id())
+        else:
+            return Problem(
+                summary="The digest could not be saved: the store kept refusing new ids.",
+                hint="Try again in a minute; if it goes on, the bot's admins should check the "
+                "store (DMS_BOT_DB or REDIS_URL).",
+            )
         scheduled = replace(scheduled, subscription=sub)
         return DigestAdded(command, scheduled)
 

@@ -273,3 +273,28 @@ async def test_a_run_posted_by_a_replica_that_died_before_recording_is_not_calle
         await rig.at(survivor, moment)
     assert rig.posts() == []
     assert await rig.result() is None
+
+
+async def test_a_shutdown_before_the_post_lets_the_next_process_take_the_run_at_once(
+    rig: Rig,
+) -> None:
+    sub = await rig.subscribe(created_at=CREATED)
+    rig.clock.now = DUE
+    store = await rig.store()
+    stopping = await rig.scheduler("stopping", store=store)
+    started = asyncio.Event()
+
+    async def never_done(*_: Any, **__: Any) -> Any:
+        started.set()
+        await asyncio.Event().wait()  # a DMS read still under way when SIGTERM comes
+
+    stopping._digests.build = never_done  # type: ignore[method-assign]
+    job = asyncio.ensure_future(stopping.post(sub, DUE))
+    await started.wait()
+    job.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await job
+    # Released, not left to expire: the restarted process posts the run straight away.
+    restarted = await rig.scheduler("restarted")
+    assert await restarted.post(sub, DUE) is ResultKind.POSTED
+    assert len(rig.posts()) == 1
