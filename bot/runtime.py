@@ -43,8 +43,10 @@ from bot.jobs import JobRegistry
 from bot.poster import SlackPoster
 from bot.service import TaskService
 from bot.settings import Settings
-from bot.store import Store, StoreError, open_store
+from bot.store import Store, StoredWatches, StoreError, open_store
 from bot.timezones import UserTimezones
+from bot.watch_runner import WatchRunner
+from bot.watches import WatchService
 from bot.work import WorkTracker
 
 log = logging.getLogger(__name__)
@@ -102,6 +104,10 @@ class Runtime:
         self.scheduler: DigestScheduler | None = None
         self.alerts = AlertService(self.service)
         self.alert_scheduler: AlertScheduler | None = None
+        # Built with the poster (watches post and edit their own messages); attached to the
+        # store at start-up, like digests and alerts.
+        self.watches: WatchService | None = None
+        self.watch_runner: WatchRunner | None = None
         self.slack: AsyncWebClient | None = None
         self.poster: SlackPoster | None = None
         self.app: AsyncApp | None = None
@@ -125,6 +131,7 @@ class Runtime:
 
         settings = self.settings
         self.slack, self.poster = self.open_poster()
+        self.watches = WatchService(self.service, self.poster, progress=self.dms.task_progress)
         self.app = AsyncApp(
             client=self.slack,
             signing_secret=(
@@ -145,6 +152,7 @@ class Runtime:
                 command=settings.command,
                 digests=self.digests if self.with_store else None,
                 alerts=self.alerts if self.with_store else None,
+                watches=self.watches if self.with_store else None,
             ),
         )
 
@@ -221,6 +229,8 @@ class Runtime:
         self.service.digests = self.digests
         self.alerts.attach(self.store)
         self.service.alerts = self.alerts
+        if self.watches is not None:
+            self.watches.attach(StoredWatches(self.store))
         if self.poster is not None and self.app is not None:
             self.scheduler = DigestScheduler(
                 self.store,
@@ -237,6 +247,9 @@ class Runtime:
                 interval_s=settings.alert_interval_seconds,
             )
             self.jobs.add("alerts", self.alert_scheduler.run)
+            if self.watches is not None:
+                self.watch_runner = WatchRunner(self.watches)
+                self.jobs.add("watches", self.watch_runner.run)
         where = "Redis (REDIS_URL)" if settings.redis_url else str(settings.db_path)
         log.info("digests and alerts kept in %s", where)
 

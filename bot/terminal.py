@@ -118,6 +118,14 @@ class DemoSession:
         button = buttons[number - 1]
         action = ActionId.parse(button["action_id"])
         assert action is not None, "the renderer only makes buttons of ours"
+        if action in (ActionId.WATCH, ActionId.WATCH_STOP):
+            # A watch posts a message of its own in Slack and edits it as the task moves on.
+            print(
+                "Watch works in Slack: it posts a message and edits it until the task ends. "
+                "Here, Refresh shows the task now.",
+                file=self._out,
+            )
+            return
         try:
             state = ButtonState.decode(button.get("value", ""))
         except QueryError as exc:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers import actions, commands, mentions, middleware
+from handlers import actions, commands, mentions, middleware, watch
 from handlers.deps import Deps
 
 
@@ -17,3 +17,4 @@ def register_listeners(app: AsyncApp, deps: Deps) -> None:
     commands.register(app, deps.command)
     actions.register(app)
     mentions.register(app)
+    watch.register(app)

@@ -11,6 +11,7 @@ from bot.digests import DigestService
 from bot.poster import SlackPoster
 from bot.service import Requester, TaskService
 from bot.timezones import UserTimezones
+from bot.watches import WatchService
 from bot.work import WorkTracker
 
 DEPS = "dms_deps"
@@ -26,6 +27,7 @@ class Deps:
     command: str
     digests: DigestService | None = None
     alerts: AlertService | None = None
+    watches: WatchService | None = None
 
     @staticmethod
     def of(context: AsyncBoltContext) -> Deps:

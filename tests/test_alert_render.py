@@ -138,7 +138,12 @@ def test_a_summary_of_failures_and_stuck_tasks_counts_both() -> None:
     assert "2 tasks failed and 1 task running far too long on prod-orders" in posted(message)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=60,
+    deadline=None,
+    # Hostile task data is large on purpose: up to 12 tasks of long names and deep params.
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(
     tasks=st.lists(st.integers(0, 10**6), min_size=1, max_size=12).flatmap(
         lambda ns: st.tuples(*(api_tasks(n) for n in ns))

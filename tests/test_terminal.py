@@ -63,8 +63,9 @@ async def test_demo_presses_buttons_by_number() -> None:
     async with start_simulator(SimulatorConfig(bulk_tasks=50)) as sim:
         settings = with_simulator(Settings.model_validate({}), sim.url)
         assert isinstance(settings.sk, SecretStr)
-        # 1: Params of the first row with params; then Back; then a typo; then 99: no such button.
-        script = io.StringIO("1\n1\n/dms-tasks prod-ordres\n99\nq\n")
+        # 1: Watch of the queued first row (Slack only); 2: Params of the first row with
+        # params; then Back; then a typo; then 99: no such button.
+        script = io.StringIO("1\n2\n1\n/dms-tasks prod-ordres\n99\nq\n")
         out = io.StringIO()
         code = await run_demo(settings, tz="UTC", channel="CTERMINAL", stdin=script, out=out)
     text = out.getvalue()
@@ -75,3 +76,4 @@ async def test_demo_presses_buttons_by_number() -> None:
     assert "Page 1 of" in back
     assert 'I don\'t know an instance called "prod-ordres"' in text
     assert "There is no button 99" in text
+    assert "Watch works in Slack" in text

@@ -26,7 +26,7 @@ from bot.blockkit import (
 from bot.domain.durations import DurationRange
 from bot.domain.instances import InstanceRef
 from bot.domain.query import TaskQuery
-from bot.domain.tasks import Task, TaskStatus, is_finished
+from bot.domain.tasks import ACTIVE_STATUSES, Task, TaskStatus, is_finished
 from bot.ids import ActionId, BlockId
 from bot.labels import STATUS_ORDER, status_emoji, status_word, task_label
 from bot.render.button_state import button_state
@@ -39,6 +39,7 @@ from bot.render.timewords import (
     moment_text,
     zone_name,
 )
+from bot.render.watch import watch_button
 from bot.render.words import NAME_LIMIT, USER_LIMIT, bold, piece, plural, short_id
 from bot.report import TaskReport, TimelineReport
 
@@ -232,6 +233,16 @@ def _params_button(row: RowSpec, report: TaskReport, text: str, n: int) -> dict[
     return button_element(text, ActionId.PARAMS.unique(n), button_state(query, task_id=task.id))
 
 
+def _watch_button(row: RowSpec, report: TaskReport, text: str, n: int) -> dict[str, Any] | None:
+    """Watch, on a task that is queued or running (bot/render/watch.py): it follows the task in
+    a message of its own, for as long as it runs."""
+    task = row.task
+    target = (row.query or report.query).target
+    if not task.id or not target or task.status_upper not in ACTIVE_STATUSES:
+        return None
+    return watch_button(target, task.id, n=n, text=text)
+
+
 Groups = list[tuple[int, list[dict[str, Any]]]]
 
 
@@ -245,11 +256,17 @@ def row_groups(
     """The task blocks, as (tasks in the group, blocks) so that whole groups can be dropped:
     a section per row while they fit `room` blocks, else `per_section` rows to a section."""
     groups: Groups = []
-    if len(specs) <= room:
-        for n, spec in enumerate(specs, start=1):
+    watches = [_watch_button(spec, report, "Watch", n) for n, spec in enumerate(specs, start=1)]
+    # A row with a Watch button takes a second block, its actions (a section has one accessory).
+    if len(specs) + sum(w is not None for w in watches) <= room:
+        for n, (spec, watch) in enumerate(zip(specs, watches, strict=True), start=1):
             row = _task_row(spec, report, label_limit=ROW_LABEL_LIMIT, user_limit=USER_LIMIT)
             button = _params_button(spec, report, "Params", n)
-            groups.append((1, [section_block(BlockId.TASK.unique(n), row, button)]))
+            blocks = [section_block(BlockId.TASK.unique(n), row, button)]
+            watch_row = actions_block(BlockId.WATCH_ACTIONS.unique(n), [watch])
+            if watch_row is not None:
+                blocks.append(watch_row)
+            groups.append((1, blocks))
         return groups
     for first in range(0, len(specs), per_section):
         chunk = specs[first : first + per_section]
@@ -261,6 +278,7 @@ def row_groups(
             )
             rows.append(f"`{n}`  {row}")
             buttons.append(_params_button(spec, report, f"Params {n}", n))
+            buttons.append(_watch_button(spec, report, f"Watch {n}", n))
         blocks = [section_block(BlockId.TASK.unique(first + 1), "\n".join(rows))]
         actions = actions_block(BlockId.TASK_ACTIONS.unique(first + 1), buttons)
         if actions is not None:

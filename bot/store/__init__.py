@@ -14,6 +14,7 @@ from .alerts import AlertStore
 from .base import ID_ALPHABET, ID_LENGTH, IdTaken, Record, Store, StoreError
 from .redis_store import DEFAULT_PREFIX, RedisStore
 from .sqlite_store import SQLiteStore
+from .watches import StoredWatches
 
 __all__ = [
     "ID_ALPHABET",
@@ -25,6 +26,7 @@ __all__ = [
     "SQLiteStore",
     "Store",
     "StoreError",
+    "StoredWatches",
     "open_store",
 ]
 
