@@ -154,9 +154,13 @@ class SlackPoster:
             rate_limited = 0
             while True:
                 await self._wait_turn(channel)
-                self._last_post[channel] = self._clock()
                 try:
-                    response = await send()
+                    try:
+                        response = await send()
+                    finally:
+                        # Spaced from Slack's answer, not from the asking: round trips vary, so
+                        # posts spaced at the start could reach Slack less than 1 s apart.
+                        self._last_post[channel] = self._clock()
                 except SlackApiError as exc:
                     status = getattr(exc.response, "status_code", None)
                     error = str((exc.response or {}).get("error", "")) if exc.response else ""
