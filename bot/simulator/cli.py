@@ -12,6 +12,7 @@ from bot.simulator.config import (
     PAGING_MODES,
     Faults,
     SimulatorConfig,
+    check_extras,
 )
 
 
@@ -45,6 +46,27 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--bulk-tasks", type=int, default=3000, help="tasks on the busy instance bulk-audit"
+    )
+    parser.add_argument(
+        "--extra-instances",
+        type=int,
+        default=0,
+        help="more instances (extra-001, …) beyond the seeded ones, for load figures",
+    )
+    parser.add_argument(
+        "--tasks-per-extra", type=int, default=500, help="settled tasks on each extra instance"
+    )
+    parser.add_argument(
+        "--extra-span-days",
+        type=float,
+        default=14.0,
+        help="days before the anchor the extra instances' tasks are spread over",
+    )
+    parser.add_argument(
+        "--running-per-extra",
+        type=int,
+        default=0,
+        help="tasks still EXECUTING on each extra instance (started 1-3 h ago)",
     )
     parser.add_argument(
         "--paging",
@@ -107,6 +129,19 @@ def config_from_cli(
         raise ValueError(f"{message}.") from None
     if ns.bulk_tasks < 0 or ns.bulk_tasks > 1_000_000:
         raise ValueError("--bulk-tasks must be from 0 to 1000000.")
+    extras = {
+        "extra_instances": ("--extra-instances", getattr(ns, "extra_instances", 0)),
+        "tasks_per_extra": ("--tasks-per-extra", getattr(ns, "tasks_per_extra", 500)),
+        "extra_span_days": ("--extra-span-days", getattr(ns, "extra_span_days", 14.0)),
+        "running_per_extra": ("--running-per-extra", getattr(ns, "running_per_extra", 0)),
+    }
+    try:
+        check_extras(*(value for _, value in extras.values()))
+    except ValueError as exc:
+        message = str(exc)
+        for field, (flag, _) in extras.items():
+            message = message.replace(field, flag)
+        raise ValueError(f"{message}.") from None
     return SimulatorConfig(
         credentials=credentials,
         project_id=ns.project_id or env_project or DEMO_PROJECT_ID,
@@ -115,4 +150,5 @@ def config_from_cli(
         bulk_tasks=ns.bulk_tasks,
         faults=faults,
         paging=getattr(ns, "paging", "start"),
+        **{field: value for field, (_, value) in extras.items()},
     )

@@ -33,6 +33,22 @@ def check_paging(mode: str) -> str:
     return mode
 
 
+MAX_EXTRA_INSTANCES = 1000
+MAX_TASKS_PER_EXTRA = 100_000
+
+
+def check_extras(instances: int, tasks: int, span_days: float, running: int) -> None:
+    """ValueError naming the first of the extra-instance settings that is out of range."""
+    if not 0 <= instances <= MAX_EXTRA_INSTANCES:
+        raise ValueError(f"extra_instances must be from 0 to {MAX_EXTRA_INSTANCES}")
+    if not 0 <= tasks <= MAX_TASKS_PER_EXTRA:
+        raise ValueError(f"tasks_per_extra must be from 0 to {MAX_TASKS_PER_EXTRA}")
+    if not 1 <= span_days <= 365:
+        raise ValueError("extra_span_days must be from 1 to 365")
+    if not 0 <= running <= min(100, tasks):
+        raise ValueError("running_per_extra must be from 0 to 100, and at most tasks_per_extra")
+
+
 @dataclass
 class Faults:
     """Misbehaviour injected in front of the DMS API routes (never the /_sim control routes).
@@ -99,14 +115,36 @@ class SimulatorConfig:
     # ak -> the X-Security-Token its temporary credentials must carry.
     security_tokens: dict[str, str] = field(default_factory=dict)
     paging: str = "start"
+    # Extra instances beyond the seeded six (extra-001, extra-002, …), for load figures: each
+    # holds `tasks_per_extra` tasks, `running_per_extra` of them still EXECUTING (started one to
+    # three hours ago) and the others settled over the `extra_span_days` before the anchor. They
+    # draw from RNGs of their own, so the seeded instances and their data stay as they are.
+    extra_instances: int = 0
+    tasks_per_extra: int = 500
+    extra_span_days: float = 14.0
+    running_per_extra: int = 0
 
     def __post_init__(self) -> None:
         check_paging(self.paging)
+        check_extras(
+            self.extra_instances,
+            self.tasks_per_extra,
+            self.extra_span_days,
+            self.running_per_extra,
+        )
 
     def __repr__(self) -> str:
         # Secret keys and passwords stay out of logs and test failure output.
         return (
             f"SimulatorConfig(aks={sorted(self.credentials)}, project_id={self.project_id!r}, "
             f"seed={self.seed}, now={self.now!r}, bulk_tasks={self.bulk_tasks}, "
-            f"faults={self.faults!r}, token_ttl_s={self.token_ttl_s}, paging={self.paging!r})"
+            f"faults={self.faults!r}, token_ttl_s={self.token_ttl_s}, paging={self.paging!r}"
+            + (
+                f", extra_instances={self.extra_instances}, tasks_per_extra="
+                f"{self.tasks_per_extra}, extra_span_days={self.extra_span_days}, "
+                f"running_per_extra={self.running_per_extra}"
+                if self.extra_instances
+                else ""
+            )
+            + ")"
         )

@@ -19,7 +19,18 @@ from bot.simulator.taskgen import PAAS_USER, SCALE_TASKS, TaskFactory
 from bot.simulator.timestamps import iso_ms, iso_s, parse_task_time
 
 # The data's public face: tests and the routes import these from here, wherever they live.
-__all__ = ["SCALE_TASKS", "SimInstance", "build_instances", "iso_ms", "parse_task_time"]
+__all__ = [
+    "SCALE_TASKS",
+    "SimInstance",
+    "build_extra_instances",
+    "build_instances",
+    "extra_name",
+    "iso_ms",
+    "parse_task_time",
+]
+
+# Kinds the running tasks of extra instances are drawn from: ones that take a while.
+_LONG_KINDS = ("extendStorage", "extendBroker", "resizeFlavor", "partitionReassign")
 
 
 def _newest_first(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -247,3 +258,45 @@ def build_instances(seed: int, now: datetime, bulk_tasks: int) -> list[SimInstan
         ),
         _edge_cases(seed, now),
     ]
+
+
+def extra_name(n: int) -> str:
+    """The name of the n-th extra instance (1-based): extra-001, extra-002, …"""
+    return f"extra-{n:03d}"
+
+
+def build_extra_instances(
+    seed: int, now: datetime, count: int, tasks: int, span_days: float, running: int
+) -> list[SimInstance]:
+    """`count` more instances for load figures, each with `tasks` tasks: `running` of them
+    EXECUTING since one to three hours ago, the others settled over the `span_days` before `now`.
+    Each draws from its own RNG (seed and name), as the seeded instances do."""
+    now = now.astimezone(UTC)
+    built = []
+    for n in range(1, count + 1):
+        inst = _plain(
+            seed,
+            extra_name(n),
+            now,
+            tasks - running,
+            timedelta(days=span_days),
+            status="RUNNING",
+            engine_version="3.x",
+            flavor="c6.2u4g.cluster",
+            broker_num=3,
+            storage_space=300,
+            description=f"Extra instance {n} of {count}",
+        )
+        rng = random.Random(f"{seed}:{inst.name}:running")
+        f = TaskFactory(rng)
+        active = [
+            f.task(
+                rng.choice(_LONG_KINDS),
+                now - timedelta(hours=rng.uniform(1, 3)),
+                "EXECUTING",
+            )
+            for _ in range(running)
+        ]
+        inst.tasks = _newest_first([*inst.tasks, *active])
+        built.append(inst)
+    return built

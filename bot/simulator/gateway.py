@@ -11,7 +11,8 @@ Choices where the real API's behaviour is undocumented (each one a guess at the 
 - A project other than the account's, in the path or in X-Project-Id, with valid AK/SK -> 403
   DMS.00403003: the signature is fine, the identity simply holds no permission there.
 - Stats count every API request received, per route, before faults and auth are applied; auth
-  rejections also count under "rejected_auth".
+  rejections also count under "rejected_auth". Requests about one instance are also counted
+  per instance id (GET /_sim/stats/instances).
 """
 
 from __future__ import annotations
@@ -74,6 +75,8 @@ async def _api_call(
     sim: RunningSimulator, request: web.Request, handler: Handler, route: str, request_id: str
 ) -> web.StreamResponse:
     sim.count(route)
+    if instance_id := request.match_info.get("instance_id"):
+        sim.count_for(instance_id, route)
     fault, settings = sim.draw_fault()
     # Faults come before the signature check, as a throttling or failing gateway answers
     # without looking at who asks.

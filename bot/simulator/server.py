@@ -102,7 +102,8 @@ async def serve_forever(config: SimulatorConfig, host: str, port: int) -> None:
         for inst in sim.instances:
             print(f"  {inst.instance_id}  {inst.name}  ({len(inst.tasks)} tasks)", flush=True)
         print(
-            "control: POST /_sim/faults, POST /_sim/paging, GET /_sim/stats, POST /_sim/reset, "
+            "control: POST /_sim/faults, POST /_sim/paging, GET /_sim/stats, "
+            "GET /_sim/stats/instances, POST /_sim/reset, "
             "POST /_sim/tasks, POST /_sim/tasks/{task_id}",
             flush=True,
         )

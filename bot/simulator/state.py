@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.simulator.config import Faults, SimulatorConfig, check_paging
-from bot.simulator.data import SimInstance, build_instances
+from bot.simulator.data import SimInstance, build_extra_instances, build_instances
 from bot.simulator.errors import ApiError
 from bot.simulator.faults import FaultState
 from bot.simulator.signature import SignatureRejected, Verifier
@@ -32,8 +32,17 @@ class RunningSimulator:
         self.anchor = (config.now or datetime.now(UTC)).astimezone(UTC)
         self.instances: list[SimInstance] = build_instances(
             config.seed, self.anchor, config.bulk_tasks
+        ) + build_extra_instances(
+            config.seed,
+            self.anchor,
+            config.extra_instances,
+            config.tasks_per_extra,
+            config.extra_span_days,
+            config.running_per_extra,
         )
         self.stats: collections.Counter[str] = collections.Counter()
+        # The same API requests counted per instance (tasks routes only): instance id -> route.
+        self.instance_stats: dict[str, collections.Counter[str]] = {}
         self._stats_lock = threading.Lock()
         self._tasks_lock = threading.Lock()
         self._faults = FaultState(config.faults, config.seed)
@@ -74,6 +83,7 @@ class RunningSimulator:
     def reset_stats(self) -> None:
         with self._stats_lock:
             self.stats.clear()
+            self.instance_stats.clear()
 
     def advance_clock(self, seconds: float) -> None:
         """Move the simulator's clock (signature skew, token expiry) forward without waiting."""
@@ -142,6 +152,16 @@ class RunningSimulator:
     def count(self, key: str) -> None:
         with self._stats_lock:
             self.stats[key] += 1
+
+    def count_for(self, instance_id: str, key: str) -> None:
+        """One more `key` request about `instance_id` (GET /_sim/stats/instances)."""
+        with self._stats_lock:
+            self.instance_stats.setdefault(instance_id, collections.Counter())[key] += 1
+
+    def instance_counts(self) -> dict[str, dict[str, int]]:
+        """A copy of the per-instance counts: instance id -> route -> requests."""
+        with self._stats_lock:
+            return {key: dict(counts) for key, counts in self.instance_stats.items()}
 
     # -- auth --------------------------------------------------------------------------------
 

@@ -24,6 +24,9 @@ def add_routes(app: web.Application, sim: RunningSimulator) -> None:
     app.router.add_post("/_sim/paging", _set_paging(sim), name="sim_paging_set")
     app.router.add_get("/_sim/paging", _get_paging(sim), name="sim_paging_get")
     app.router.add_get("/_sim/stats", _get_stats(sim), name="sim_stats")
+    app.router.add_get(
+        "/_sim/stats/instances", _get_instance_stats(sim), name="sim_stats_instances"
+    )
     app.router.add_post("/_sim/reset", _reset(sim), name="sim_reset")
     app.router.add_get("/_sim/instances", _get_instances(sim), name="sim_instances")
     app.router.add_post("/_sim/clock", _advance_clock(sim), name="sim_clock")
@@ -87,6 +90,13 @@ def _get_paging(sim: RunningSimulator) -> Handler:
 def _get_stats(sim: RunningSimulator) -> Handler:
     async def handle(request: web.Request) -> web.Response:
         return json_response(dict(sim.stats))
+
+    return handle
+
+
+def _get_instance_stats(sim: RunningSimulator) -> Handler:
+    async def handle(request: web.Request) -> web.Response:
+        return json_response(sim.instance_counts())
 
     return handle
 
