@@ -11,17 +11,19 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from bot import messages
+from bot.channel_defaults import ChannelDefaults, ChannelDefaultView
 from bot.dms.cache import TaskCache
 from bot.dms.errors import DmsError
-from bot.domain.durations import overdue_tasks
+from bot.domain.durations import ExpectedDurations, overdue_tasks
 from bot.domain.instances import InstanceRef
 from bot.domain.query import TaskQuery, refreshed
 from bot.domain.tasks import Task, TaskWindow
 from bot.grammar.alert_commands import is_alert_command
+from bot.grammar.default_command import is_default_command
 from bot.grammar.digest_commands import is_digest_command
 from bot.grammar.parser import parse_command
 from bot.grammar.state import ButtonState
@@ -43,6 +45,7 @@ from bot.settings import Settings
 from bot.timeline import Timeline
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 # Posts a message in a channel as the bot (the poster's `post`): how `digest add` learns at once
@@ -77,6 +80,7 @@ class TaskService:
         self._cache = cache
         self._clock = clock
         self._config = settings.load_config()
+        self._expected = self._config.expected_durations
         self.instances = Instances(settings, cache)
         self.access = self.instances.access
         self._utc = ZoneInfo("UTC")
@@ -85,12 +89,15 @@ class TaskService:
         self.alerts: DigestCommands | None = None
         # `all` and lists of instances: one timeline merged over them.
         self.timeline = Timeline(self)
+        # What a command without an instance means in a channel: set in Slack (once the
+        # runtime attaches the store) or in the config file.
+        self.channel_defaults = ChannelDefaults(self)
 
     # ---- use cases ---------------------------------------------------------------------------
 
     async def command(
         self, text: str, requester: Requester, announce: Announce | None = None
-    ) -> Outcome:
+    ) -> Outcome | ChannelDefaultView:
         """`/dms-tasks <text>`. `announce` posts in the channel as the bot (for `digest add`)."""
         return await self._guarded(self._command(text, requester, announce))
 
@@ -101,7 +108,7 @@ class TaskService:
 
     # ---- implementation ----------------------------------------------------------------------
 
-    async def _guarded(self, use_case: Awaitable[Outcome]) -> Outcome:
+    async def _guarded(self, use_case: Awaitable[_T]) -> _T | Outcome:
         try:
             return await use_case
         except QueryError as exc:
@@ -122,7 +129,7 @@ class TaskService:
 
     async def _command(
         self, text: str, requester: Requester, announce: Announce | None = None
-    ) -> Outcome:
+    ) -> Outcome | ChannelDefaultView:
         # People paste whole commands from help or a runbook into the command's text.
         stripped = text.strip()
         command = self._settings.command.lower()
@@ -147,13 +154,23 @@ class TaskService:
                     example=self._example("help"),
                 )
             return await self.alerts.command(text, requester, announce)
+        if is_default_command(text):
+            return await self.channel_defaults.command(text, requester)
         parsed = parse_command(text, now=self._clock(), tz=requester.tz)
         if isinstance(parsed, HelpRequest):
             return await self._help(requester)
         parsed = self._with_me(parsed, requester)
         if parsed.several:
             return await self.timeline.command(parsed, requester)
-        target = parsed.target or self._channel_default(requester.channel_id)
+        target, default = parsed.target, None
+        if target is None:
+            default = await self.channel_defaults.current(requester.channel_id)
+            if default is not None and default.several:
+                # `all` or a list as the channel's default: the timeline answers, as if typed.
+                return await self.timeline.command(
+                    replace(parsed, targets=default.targets), requester
+                )
+            target = default.text if default else None
         if target is None:
             if not text.strip():
                 return await self._help(requester)
@@ -165,10 +182,13 @@ class TaskService:
         resolved = await self.instances.resolve(
             target, requester.channel_id, requester.user_id or None
         )
+        if isinstance(resolved, InstanceRef) and not self.access.allows(
+            resolved, requester.channel_id, requester.user_id or None
+        ):
+            resolved = self._refusal(target, resolved, requester)
         if not isinstance(resolved, InstanceRef):
-            return resolved
-        if not self.access.allows(resolved, requester.channel_id, requester.user_id or None):
-            return self._refusal(target, resolved, requester)
+            # A default set in Slack that no longer works says so, and how to change it.
+            return self.channel_defaults.unusable(default, resolved) if default else resolved
         query = TaskQuery(
             target=self._state_target(resolved),
             window=parsed.window,
@@ -260,7 +280,7 @@ class TaskService:
         # Tasks can disappear between clicks (deleted records): land on the last page, not past it.
         page = min(max(query.page, 1), pages)
         shown = matching[(page - 1) * query.limit : page * query.limit]
-        typical = usual_durations(window, lookback, shown)
+        typical = usual_durations(window, lookback, shown, self.expected)
         return TaskReport(
             instance=instance,
             query=replace(query, page=page),
@@ -319,7 +339,7 @@ class TaskService:
         return HelpView(
             command=self._settings.command,
             instances=tuple(visible),
-            default_instance=self._channel_default(requester.channel_id),
+            default_instance=await self.channel_defaults.label(requester.channel_id),
             restricted=not self.access.open,
         )
 
@@ -352,6 +372,13 @@ class TaskService:
         return self._settings
 
     @property
+    def expected(self) -> ExpectedDurations:
+        """The config file's `[expected]` bounds by task name, which come before history when a
+        running task is judged (bot.domain.durations); timelines, digests and alerts pass it on
+        with bot.listing's helpers."""
+        return self._expected
+
+    @property
     def cache(self) -> TaskCache:
         return self._cache
 
@@ -376,10 +403,6 @@ class TaskService:
 
     def _example(self, text: str) -> str:
         return self.instances.example(text)
-
-    def _channel_default(self, channel_id: str) -> str | None:
-        channel = self._config.channels.get(channel_id)
-        return channel.default_instance if channel else None
 
     async def _resolve(self, target: str, requester: Requester) -> InstanceRef | UnknownInstance:
         return await self.instances.resolve(target, requester.channel_id, requester.user_id or None)

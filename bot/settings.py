@@ -10,13 +10,14 @@ from __future__ import annotations
 import tomllib
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AliasChoices,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PrivateAttr,
@@ -25,10 +26,14 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.domain.access import AccessRule
+from bot.domain.durations import ExpectedDurations
 from bot.domain.instances import RESERVED_WORDS, InstanceRef, is_typeable_alias
+from bot.domain.query import MAX_WINDOW
+from bot.grammar.durations import FORMS, parse_duration
 
 
 class SettingsError(Exception):
@@ -67,6 +72,25 @@ class DigestConfig(BaseModel):
     quiet_posts: Literal["line", "nothing"] = "line"
 
 
+def _expected_bound(value: Any) -> Any:
+    """One `[expected]` entry: a duration as `last …` reads it ("2h", "90m", "1h30m"), at most a
+    window's length (a task running longer has left the look-back of running tasks anyway)."""
+    if isinstance(value, str):
+        try:
+            return parse_duration(value, at_most=MAX_WINDOW)
+        except ValueError as exc:
+            problem = f"{value!r} {exc}"
+    else:
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        shown = "a table" if isinstance(value, dict) else repr(value)
+        problem = f"{shown}{' (a number without a unit)' * number} is not a duration: write "
+        problem += f"it as {FORMS}"
+    raise PydanticCustomError("expected_duration", "{problem}", {"problem": problem})
+
+
+ExpectedBound = Annotated[timedelta, BeforeValidator(_expected_bound)]
+
+
 class BotConfig(BaseModel):
     """The TOML file named by DMS_BOT_CONFIG."""
 
@@ -78,6 +102,13 @@ class BotConfig(BaseModel):
     # Slack user id -> that person's Huawei Cloud user name, for `user=me`.
     cloud_users: dict[str, str] = Field(default_factory=dict)
     digests: DigestConfig = Field(default_factory=DigestConfig)
+    # `[expected]`: task name (the API's, or its label) -> how long a task of that name is
+    # expected to take at most; a running one past it is flagged, whatever its history says.
+    expected: dict[str, ExpectedBound] = Field(default_factory=dict)
+
+    @property
+    def expected_durations(self) -> ExpectedDurations:
+        return ExpectedDurations(self.expected)
 
     @property
     def has_access_rules(self) -> bool:
@@ -409,6 +440,18 @@ def _read_config(path: Path | None) -> BotConfig:
             f"DMS_BOT_CONFIG file {path} defines the same alias twice (aliases are "
             "case-insensitive)."
         )
+    folded: dict[str, str] = {}
+    for name in config.expected:
+        if not name.strip():
+            raise SettingsError(
+                f"DMS_BOT_CONFIG file {path}: [expected] has an empty task name: write the "
+                'task\'s name as the API gives it, e.g. extendBroker = "2h".'
+            )
+        if (first := folded.setdefault(name.casefold(), name)) != name:
+            raise SettingsError(
+                f"DMS_BOT_CONFIG file {path}: expected.{first} and expected.{name} name the same "
+                "task (names are matched case-insensitively): keep one."
+            )
     by_alias = {a.lower(): inst for a, inst in config.instances.items()}
     for channel, chan in config.channels.items():
         default = by_alias.get(chan.default_instance.lower())

@@ -1,10 +1,21 @@
-"""How long tasks of a kind usually take, and which running tasks have run far too long."""
+"""How long tasks of a kind usually take, and which running tasks have run far too long.
+
+What a running task is judged by, first that applies:
+1. the config file's `[expected]` bound for its name: overdue once it has run longer;
+2. the history of its name's successful runs on that instance: overdue past 3x the slow end of
+   the usual range (at least 10 minutes);
+3. with neither, overdue past 2 hours ("running far too long").
+Both 1 and 2 reach `overdue_tasks` as a DurationRange by task name (`with_expected` lays the
+config's over the history's), so every caller judges alike with the same call.
+"""
 
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from bot.domain.tasks import Task, TaskStatus
 
@@ -16,13 +27,83 @@ OVERDUE_WITHOUT_HISTORY = timedelta(hours=2)
 MIN_SAMPLES = 3
 
 
+class Basis(StrEnum):
+    """Where a DurationRange comes from."""
+
+    HISTORY = "history"  # successful runs of that name on that instance
+    CONFIG = "config"  # the config file's [expected] section
+
+
 @dataclass(frozen=True)
 class DurationRange:
-    """How long finished tasks of one name usually took (25th-75th percentile)."""
+    """How long finished tasks of one name usually took (25th-75th percentile); or, from the
+    config file, the bound a task of that name is expected to finish within (low == high, no
+    samples), so that a renderer that knows nothing of the basis still shows its bound."""
 
     low: timedelta
     high: timedelta
     samples: int
+    basis: Basis = Basis.HISTORY
+
+    @classmethod
+    def expected_within(cls, bound: timedelta) -> DurationRange:
+        return cls(low=bound, high=bound, samples=0, basis=Basis.CONFIG)
+
+    @property
+    def configured(self) -> bool:
+        return self.basis is Basis.CONFIG
+
+    @property
+    def overdue_after(self) -> timedelta:
+        """How long a task of this name may run before it is flagged."""
+        if self.configured:
+            return self.high
+        return max(self.high * OVERDUE_FACTOR, OVERDUE_FLOOR)
+
+
+class ExpectedDurations:
+    """The config file's `[expected]` section: task name -> the time a task of that name is
+    expected to finish within. Names match case-insensitively, the API's name or its label."""
+
+    def __init__(self, bounds: Mapping[str, timedelta]) -> None:
+        self.bounds = dict(bounds)
+        self._folded = {k.casefold(): v for k, v in bounds.items()}
+
+    def __bool__(self) -> bool:
+        return bool(self.bounds)
+
+    def __repr__(self) -> str:
+        return f"ExpectedDurations({self.bounds!r})"
+
+    def bound_for(self, *names: str) -> timedelta | None:
+        """The bound for the first of `names` (a task's API name, then its label) that has one."""
+        for name in names:
+            if name and (bound := self._folded.get(name.casefold())) is not None:
+                return bound
+        return None
+
+
+NO_EXPECTATIONS = ExpectedDurations({})
+
+
+def with_expected(
+    typical: Mapping[str, DurationRange],
+    expected: ExpectedDurations,
+    tasks: Iterable[Task],
+    label: Callable[[str], str] = lambda name: name,
+) -> dict[str, DurationRange]:
+    """`typical` with the config's bound laid over it for the names of `tasks` that have one:
+    the config file comes before the history."""
+    judged = dict(typical)
+    if not expected:
+        return judged
+    for task in tasks:
+        if task.name in judged and judged[task.name].configured:
+            continue
+        bound = expected.bound_for(task.name, label(task.name))
+        if bound is not None:
+            judged[task.name] = DurationRange.expected_within(bound)
+    return judged
 
 
 def _duration(task: Task) -> timedelta | None:
@@ -50,17 +131,17 @@ def typical_durations(tasks: tuple[Task, ...]) -> dict[str, DurationRange]:
 
 
 def overdue_tasks(
-    tasks: tuple[Task, ...], typical: dict[str, DurationRange], now: datetime
+    tasks: Iterable[Task], typical: Mapping[str, DurationRange], now: datetime
 ) -> dict[str, DurationRange | None]:
+    """The EXECUTING tasks of `tasks` that have run too long at `now`, by id, each with what it
+    was judged by (None: the fixed bound, for want of anything better)."""
     flagged: dict[str, DurationRange | None] = {}
     for task in tasks:
         if task.status_upper != TaskStatus.EXECUTING or task.created_at is None:
             continue
         running = now - task.created_at
         usual = typical.get(task.name)
-        limit = (
-            max(usual.high * OVERDUE_FACTOR, OVERDUE_FLOOR) if usual else OVERDUE_WITHOUT_HISTORY
-        )
+        limit = usual.overdue_after if usual else OVERDUE_WITHOUT_HISTORY
         if running > limit:
             flagged[task.id] = usual
     return flagged

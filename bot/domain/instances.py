@@ -12,7 +12,7 @@ WINDOW_WORDS = ("last", "since", "between", "today", "yesterday")
 HELP_WORDS = frozenset({"help", "?", "-h", "--help"})
 # `digest …` and `alert …` manage digests and alerts, `all` means every instance, `running`
 # lists what runs now.
-COMMAND_WORDS = frozenset({"digest", "alert", "alerts", "all", "running"})
+COMMAND_WORDS = frozenset({"digest", "alert", "alerts", "all", "running", "default"})
 RESERVED_WORDS = frozenset({*WINDOW_WORDS, *HELP_WORDS, *COMMAND_WORDS})
 
 # Aliases are typed as the first word of a command, so they must be one word and must not read

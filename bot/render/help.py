@@ -42,6 +42,21 @@ def _several_line(command: str, visible: list[str]) -> str:
     )
 
 
+def _default_line(command: str, target: str) -> str:
+    """How a channel picks what a bare command means; the example is one the channel can use."""
+    typeable = target.lower() == ALL_TARGETS or all(_listable(p) for p in target.split(","))
+    example = target if typeable else ALL_TARGETS
+    return (
+        "• *this channel's default*: "
+        + command_example(f"{command} default {example}")
+        + " makes a bare command (or a window alone) mean it here, for everyone; "
+        + command_example(f"{command} default")
+        + " shows it, "
+        + command_example(f"{command} default clear")
+        + " removes it"
+    )
+
+
 def render_help(help_view: HelpView) -> dict[str, Any]:
     visible = [i for i in help_view.instances if i.strip()]
     if help_view.restricted and not visible:
@@ -86,6 +101,7 @@ def render_help(help_view: HelpView) -> dict[str, Any]:
             "• *filters*: `status=failed,running` (succeeded, failed, running, queued, cancelled, "
             "deleted), `name=offset` (part of the task name) or `name=*Topic*`, `user=alice`",
             f"• *options*: `limit=25` (tasks per page, up to {MAX_LIMIT}), `page=2`",
+            _default_line(command, help_view.default_instance or target),
         ]
     )
     if visible:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from .alerts import AlertStore
 from .base import ID_ALPHABET, ID_LENGTH, IdTaken, Record, Store, StoreError
+from .defaults import ChannelDefault, StoredDefaults
 from .redis_store import DEFAULT_PREFIX, RedisStore
 from .sqlite_store import SQLiteStore
 from .watches import StoredWatches
@@ -20,12 +21,14 @@ __all__ = [
     "ID_ALPHABET",
     "ID_LENGTH",
     "AlertStore",
+    "ChannelDefault",
     "IdTaken",
     "Record",
     "RedisStore",
     "SQLiteStore",
     "Store",
     "StoreError",
+    "StoredDefaults",
     "StoredWatches",
     "open_store",
 ]
