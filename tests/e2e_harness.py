@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import httpx
 from slack_sdk.signature import SignatureVerifier
@@ -184,6 +184,17 @@ def signed_click(
         }
     body = urlencode({"payload": json.dumps(payload)}).encode()
     return sign(body, secret=secret, timestamp=timestamp)
+
+
+def in_thread(click: SignedRequest, thread_ts: str) -> SignedRequest:
+    """A `signed_click` on a message in the thread `thread_ts`, signed again: Slack sends the
+    thread on the container (and on the message, for one everyone sees)."""
+    [(_, raw)] = parse_qsl(click.body.decode())
+    payload = json.loads(raw)
+    payload["container"]["thread_ts"] = thread_ts
+    if "message" in payload:
+        payload["message"]["thread_ts"] = thread_ts
+    return sign(urlencode({"payload": json.dumps(payload)}).encode())
 
 
 def buttons(message: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -30,6 +30,8 @@ DEFAULT_TZ = "Europe/Berlin"
 AUTH_TEST = "/api/auth.test"
 USERS_INFO = "/api/users.info"
 POST_MESSAGE = "/api/chat.postMessage"
+UPDATE = "/api/chat.update"
+PERMALINK = "/api/chat.getPermalink"
 # Socket Mode: a connection opening is recorded under SOCKET_OPENED, every frame the app sends
 # (acks of envelopes) under SOCKET_FRAMES.
 SOCKET_OPENED = "/socket/opened"
@@ -65,7 +67,11 @@ class PostMessageFailures:
 
 
 class MockSlack:
-    """The Slack Web API methods the bot uses, plus response_url webhooks."""
+    """The Slack Web API methods the bot uses, plus response_url webhooks.
+
+    chat.update and chat.getPermalink answer for messages posted here (message_not_found for any
+    other ts); chat.postMessage to a user id (U…, W…) opens the app's DM with them and answers
+    with its D… channel (the call is recorded with the user id it was sent to)."""
 
     def __init__(
         self,
@@ -84,6 +90,12 @@ class MockSlack:
         self.default_tz = default_tz
         self.user_tz: dict[str, str] = {}
         self.failures = PostMessageFailures()
+        # Every message posted (chat.postMessage that succeeded), as last edited by chat.update:
+        # (channel, ts) -> body. A post to a user id is kept under the DM's channel (D…).
+        self.messages: dict[tuple[str, str], dict[str, Any]] = {}
+        # People whose DM with the app cannot be opened: a post to their user id is
+        # channel_not_found.
+        self.no_dm: set[str] = set()
         self.calls: list[RecordedCall] = []
         self._changed = asyncio.Condition()
         self._ts = itertools.count(1)
@@ -109,6 +121,11 @@ class MockSlack:
     def api_url(self) -> str:
         return f"{self.url}/api/"
 
+    @staticmethod
+    def dm_of(user_id: str) -> str:
+        """The app's DM with a person, which chat.postMessage to their user id opens."""
+        return "D" + user_id[1:]
+
     # ---- what was received -------------------------------------------------------------------
 
     def calls_to(self, path: str) -> list[RecordedCall]:
@@ -123,6 +140,18 @@ class MockSlack:
             if c.body.get("channel") == channel
             and (ok is None or bool((c.answer or {}).get("ok")) == ok)
         ]
+
+    def updates_of(self, channel: str, ts: str) -> list[RecordedCall]:
+        """chat.update calls of the message `ts` in `channel`, answered or not."""
+        return [
+            c
+            for c in self.calls_to(UPDATE)
+            if c.body.get("channel") == channel and c.body.get("ts") == ts
+        ]
+
+    def replies_to(self, channel: str, thread_ts: str) -> list[RecordedCall]:
+        """chat.postMessage calls to `channel` in the thread `thread_ts` that succeeded."""
+        return [c for c in self.posts_in(channel) if c.body.get("thread_ts") == thread_ts]
 
     async def wait_until(self, condition: Callable[[], bool], timeout: float = 10) -> None:
         """Returns once `condition()` holds, checked whenever a call arrives."""
@@ -233,6 +262,10 @@ class MockSlack:
             }
         elif method == "chat.postMessage":
             channel = str(body.get("channel", ""))
+            if _is_user(channel) and channel not in self.no_dm:
+                # As in Slack, a user id as the channel opens (or finds) the app's DM with them.
+                channel = self.dm_of(channel)
+                self.member_of.add(channel)
             if channel not in self.member_of and not self.failures.rate_limited:
                 error = "not_in_channel" if channel in self.public_channels else "channel_not_found"
                 refused = {"ok": False, "error": error}
@@ -253,14 +286,37 @@ class MockSlack:
                 return web.json_response(refused)
             answer = {
                 "ok": True,
-                "channel": body.get("channel"),
+                "channel": channel,
                 "ts": f"{int(time.time())}.{next(self._ts):06d}",
                 "message": {"text": body.get("text"), "bot_id": BOT_ID},
             }
+            self.messages[(channel, answer["ts"])] = body
+        elif method == "chat.update":
+            answer = self._update(body)
+        elif method == "chat.getPermalink":
+            answer = self._permalink(body)
         else:
             answer = {"ok": False, "error": "unknown_method"}
         await self._record(request, body, 200, answer=answer)
         return web.json_response(answer)
+
+    def _update(self, body: dict[str, Any]) -> dict[str, Any]:
+        """chat.update: a message the bot posted, in a conversation it is still in."""
+        channel, ts = str(body.get("channel", "")), str(body.get("ts", ""))
+        if channel not in self.member_of:
+            error = "not_in_channel" if channel in self.public_channels else "channel_not_found"
+            return {"ok": False, "error": error}
+        if (channel, ts) not in self.messages:
+            return {"ok": False, "error": "message_not_found"}
+        self.messages[(channel, ts)] = {**self.messages[(channel, ts)], **body}
+        return {"ok": True, "channel": channel, "ts": ts, "text": body.get("text")}
+
+    def _permalink(self, body: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = str(body.get("channel", "")), str(body.get("message_ts", ""))
+        if (channel, ts) not in self.messages:
+            return {"ok": False, "error": "message_not_found"}
+        link = f"https://e2e.slack.test/archives/{channel}/p{ts.replace('.', '')}"
+        return {"ok": True, "channel": channel, "permalink": link}
 
     async def _webhook(self, request: web.Request) -> web.Response:
         body = await _parsed_body(request)
@@ -273,6 +329,10 @@ class MockSlack:
         await self._record(request, body, 200)
         # Slack answers response_url posts with a plain "ok".
         return web.Response(text="ok")
+
+
+def _is_user(channel: str) -> bool:
+    return channel[:1] in ("U", "W")
 
 
 def _path_of(path_or_url: str) -> str:
