@@ -27,8 +27,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from bot.dms.errors import DmsError
 from bot.domain.digests import ALL_TARGETS
-from bot.domain.instances import InstanceRef
+from bot.domain.instances import INSTANCE_ID_PATTERN, InstanceRef
 from bot.grammar.default_command import (
     USAGE,
     DefaultClear,
@@ -82,7 +83,7 @@ class ChannelDefaultView:
     change: DefaultChange
     slack: ChannelDefault | None  # the one set in Slack, after the change
     config: str | None  # the config file's default_instance for this channel
-    covers: tuple[str, ...] = ()  # SET: the instances it stands for now, by name
+    covers: tuple[str, ...] = ()  # the instances the Slack-set one stands for now, by name
     removed: ChannelDefault | None = None  # CLEARED: the one removed
     settable: bool = True  # False where there is no store (the terminal)
     example: str = "prod-orders"  # an instance this channel may use, for the hints
@@ -170,7 +171,8 @@ class ChannelDefaults:
             return Problem(summary=exc.message, example=f"{command} {example}")
         if isinstance(parsed, DefaultShow):
             slack = await self._slack(requester.channel_id)
-            return self._view(requester.channel_id, DefaultChange.SHOWN, slack)
+            covers = await self._covers(slack) if slack is not None else ()
+            return self._view(requester.channel_id, DefaultChange.SHOWN, slack, covers=covers)
         if self._stored is None:
             return Problem(
                 summary="A channel's default is set in Slack, in that channel.",
@@ -288,6 +290,26 @@ class ChannelDefaults:
 
     # ---- helpers ---------------------------------------------------------------------------
 
+    async def _covers(self, default: ChannelDefault) -> tuple[str, ...]:
+        """The instances a stored default stands for now, by name, for showing it: ids read
+        better as the names the API gives them. Best effort: what cannot be looked up shows
+        as it is kept."""
+        instances = self._service.instances
+        try:
+            if default.targets == (ALL_TARGETS,):
+                refs = await self._service.channel_instances(default.channel_id)
+                return tuple(r.display_name for r in refs)
+            if any(INSTANCE_ID_PATTERN.match(t) for t in default.targets):
+                await instances.known()  # the names of ids, from the (cached) instance list
+            names = []
+            for target in default.targets:
+                found = await instances.resolve(target, default.channel_id, None, exact_only=True)
+                names.append(found.display_name if isinstance(found, InstanceRef) else target)
+            return tuple(names)
+        except (Answer, DmsError) as exc:
+            log.info("could not name the default of %s: %s", default.channel_id, exc)
+            return ()
+
     @property
     def stored(self) -> StoredDefaults:
         if self._stored is None:
@@ -331,15 +353,16 @@ class ChannelDefaults:
             covers=covers,
             removed=removed,
             settable=self._stored is not None,
-            example=self._example_target(channel_id),
+            example=self._example_target(channel_id, besides=slack.text if slack else None),
         )
 
-    def _example_target(self, channel_id: str) -> str:
-        """An instance this channel may use, for corrected commands: its config default, else
-        its first alias, else `all`."""
-        visible = self._service.access.visible_aliases(channel_id)
+    def _example_target(self, channel_id: str, besides: str | None = None) -> str:
+        """An instance this channel may use, for corrected commands and hints: its config
+        default, else its first alias, else `all`; one other than `besides` when there is."""
         configured = self.configured(channel_id)
-        return configured or (visible[0] if visible else ALL_TARGETS)
+        choices = [c for c in (configured, *self._service.access.visible_aliases(channel_id)) if c]
+        others = [c for c in choices if besides is None or c.lower() != besides.lower()]
+        return (others or choices or [ALL_TARGETS])[0]
 
 
 def _store_problem(what: str) -> Problem:

@@ -148,8 +148,11 @@ def _person(user_id: str) -> str:
 
 
 def _targets_words(text: str, covers: tuple[str, ...] = ()) -> str:
+    """A default as its instances' names (ids read worse), or `all` with what it covers now."""
     if text.lower() != ALL_TARGETS:
-        return bold(piece(text.replace(",", ", "), 300))
+        kept = text.split(",")
+        names = covers if len(covers) == len(kept) else tuple(kept)
+        return bold(piece(", ".join(names), 300))
     words = f"{bold(ALL_TARGETS)} (every instance this channel may see"
     if covers:
         names = [piece(n, NAME_LIMIT) for n in covers[:MAX_LISTED_COVERED]]
@@ -161,9 +164,10 @@ def _targets_words(text: str, covers: tuple[str, ...] = ()) -> str:
 
 def _now_line(view: ChannelDefaultView) -> str:
     if view.slack is not None:
+        what = _targets_words(view.slack.text, view.covers)
         line = (
-            f"This channel's default is {_targets_words(view.slack.text)}, set here by "
-            f"{_person(view.slack.set_by)} on {date_token(view.slack.set_at)}."
+            f"This channel's default is {what}, set here by {_person(view.slack.set_by)} on "
+            f"{date_token(view.slack.set_at)}."
         )
         if view.config and view.config.lower() != view.slack.text.lower():
             line += f" It overrides the config file's {bold(piece(view.config, NAME_LIMIT))}."
@@ -186,7 +190,8 @@ def _how_to_change(view: ChannelDefaultView) -> str:
             "A channel sets its own default in Slack with "
             f"{command_example(f'{command} default {view.example}')}."
         )
-    line = f"Set one with {command_example(f'{command} default {view.example}')}"
+    verb = "Set another" if view.effective else "Set one"
+    line = f"{verb} with {command_example(f'{command} default {view.example}')}"
     if view.slack is not None:
         back = "the config file's" if view.config else "no default"
         line += f", or go back to {back} with {command_example(f'{command} default clear')}"
