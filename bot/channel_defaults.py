@@ -173,7 +173,7 @@ class ChannelDefaults:
             slack = await self._slack(requester.channel_id)
             covers = await self._covers(slack) if slack is not None else ()
             return self._view(requester.channel_id, DefaultChange.SHOWN, slack, covers=covers)
-        if self._stored is None:
+        if self._stored is None or not requester.channel_id:
             return Problem(
                 summary="A channel's default is set in Slack, in that channel.",
                 hint="Here only the config file's [channels.<id>] default_instance applies.",
@@ -249,7 +249,9 @@ class ChannelDefaults:
         refused: list[str] = []
         for target in targets:
             resolved = await self._service.resolve_for_channel(target, channel_id)
-            if isinstance(resolved, InstanceRef):
+            if isinstance(resolved, InstanceRef) and not await self._exists(resolved):
+                refused.append(f"{target} (no such instance in the project)")
+            elif isinstance(resolved, InstanceRef):
                 if all(r.instance_id.lower() != resolved.instance_id.lower() for r in refs):
                     refs.append(resolved)
                     fixed.append(state_target(resolved))
@@ -289,6 +291,15 @@ class ChannelDefaults:
         )
 
     # ---- helpers ---------------------------------------------------------------------------
+
+    async def _exists(self, ref: InstanceRef) -> bool:
+        """An instance id that is no alias is taken on trust when a command names it (the API
+        answers for it); a default is used again and again, so it must be one the default
+        project lists, when the project's instances can be listed at all."""
+        if ref.alias is not None:
+            return True
+        listed = await self._service.instances.known()
+        return not listed or any(i.instance_id.lower() == ref.instance_id.lower() for i in listed)
 
     async def _covers(self, default: ChannelDefault) -> tuple[str, ...]:
         """The instances a stored default stands for now, by name, for showing it: ids read

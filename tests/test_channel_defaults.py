@@ -382,6 +382,8 @@ async def test_a_name_is_kept_as_the_instance_it_resolved_to(rig: Rig) -> None:
     report = await service.command("last 1h", who(NOWHERE))
     assert isinstance(report, TaskReport) and report.instance is not None
     assert report.instance.instance_id == kept
+    ghost = await service.command("default 00000000-0000-4000-8000-000000000000", who(NOWHERE))
+    assert isinstance(ghost, Problem) and "no such instance in the project" in ghost.summary
     # Shown by its name, after a restart too (from the instance list, not the record).
     again = await (await rig.service(config='default_timezone = "UTC"\n')).command(
         "default", who(NOWHERE)
