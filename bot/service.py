@@ -78,6 +78,10 @@ class TaskService:
     ) -> None:
         self._settings = settings
         self._cache = cache
+        # An instance's synced view starts early enough to hold every look-back for running
+        # tasks (day-aligned, running_lookback_days before the window's day), so the window and
+        # its look-back are one read, not two overlapping ones.
+        cache.set_view_floor(settings.running_lookback_days + 1)
         self._clock = clock
         self._config = settings.load_config()
         self._expected = self._config.expected_durations

@@ -13,8 +13,6 @@ In process (TaskService, AlertScheduler, DigestService over the real cache and c
 injected clock), because 10 alert intervals of 60 s and the 300 s full re-read cannot be waited
 for in a test: 100 alerts and 100 daily digests over the 20 instances, nothing changing, cost at
 most one call per instance per interval after the first (cold) one.
-
-Figures the product does not reach yet are marked xfail (strict), with the cause in the reason.
 """
 
 from __future__ import annotations
@@ -69,24 +67,6 @@ LOOKBACK_DAYS = 7  # DMS_BOT_RUNNING_LOOKBACK_DAYS, its default
 FRESH_S = 15.0  # how long a live window is served without a call (TaskCache live_ttl_s)
 INTERVAL_S = 60.0
 INTERVALS = 10
-
-COLD_ALL_DEFECT = (
-    "the look-back of `last 24h` ends at today 00:00 UTC (bot/service.py TaskService._lookback, "
-    "`end = min(day + 1 day, next_minute)`), which is in the past, so bot/dms/cache.py "
-    "TaskCache.window (`end + settle_grace > clock`) reads it by the per-window path apart "
-    "from the synced view: window and look-back are paged separately, each rounded up to whole "
-    "pages (80 list calls for a 75-page union in bench/bench_triage.py)"
-)
-QUIET_DEFECT = (
-    "bot/dms/sync.py InstanceViews._bring_up_to_date re-reads every view in full every 300 s "
-    "(3 pages per instance), and the digest's previous-period window [begin - period, begin) "
-    "ends in the past, so bot/dms/cache.py TaskCache.window reads it by the per-window path, "
-    "keyed by its exact times: one more call per instance for each distinct due time"
-)
-ALERTS_DEFECT = (
-    "bot/dms/sync.py InstanceViews._bring_up_to_date re-reads every view in full every "
-    "300 s (`now - view.full_at >= full_every`): 3 pages per instance in those intervals"
-)
 
 
 def pages(count: int) -> int:
@@ -176,7 +156,6 @@ async def test_all_last_24h_cold_reads_every_instance_and_lists_nothing_else(
     assert cold["other_calls"] == 0
 
 
-@pytest.mark.xfail(strict=True, reason=COLD_ALL_DEFECT)
 async def test_all_last_24h_cold_lists_no_more_pages_than_exist(stack: Stack) -> None:
     cold = await stack.cold_all()
     assert cold["list_calls"] <= cold["union_pages"], cold
@@ -304,14 +283,12 @@ async def test_quiet_alert_rounds_read_each_instance_once_before_the_full_re_rea
     assert quiet.alerts[:4] == [[1] * EXTRA] * 4
 
 
-@pytest.mark.xfail(strict=True, reason=ALERTS_DEFECT)
 async def test_quiet_alert_rounds_read_each_instance_at_most_once_per_interval(
     quiet: Quiet,
 ) -> None:
     assert max(max(calls) for calls in quiet.alerts) <= 1, quiet.alerts
 
 
-@pytest.mark.xfail(strict=True, reason=QUIET_DEFECT)
 async def test_quiet_alerts_and_digests_call_each_instance_at_most_once_per_interval(
     quiet: Quiet,
 ) -> None:

@@ -122,6 +122,7 @@ class TaskCache:
         store: ResultStore | None = None,
         sync: bool = True,
         full_read_every_s: float = 300.0,
+        view_floor_days: int = 0,
     ) -> None:
         self._client = client
         self._settled_ttl_s = settled_ttl_s
@@ -139,10 +140,17 @@ class TaskCache:
                 full_every=timedelta(seconds=full_read_every_s),
                 overlap=self._settle_grace,
                 clock=clock,
+                floor=timedelta(days=view_floor_days),
             )
             if sync
             else None
         )
+
+    def set_view_floor(self, days: int) -> None:
+        """A view's first read reaches back to `days` before today (UTC), so that the look-back
+        of any window touching today or yesterday is inside it."""
+        if self.views is not None:
+            self.views.floor = timedelta(days=days)
 
     @property
     def stats(self) -> CacheStats:
@@ -159,7 +167,9 @@ class TaskCache:
     async def window(
         self, instance: InstanceRef, begin: datetime, end: datetime
     ) -> Cached[TaskWindow]:
-        if self.views is not None and end + self._settle_grace > self._clock():
+        if self.views is not None and (
+            end + self._settle_grace > self._clock() or self.views.covers(instance, begin)
+        ):
             try:
                 window, no_call = await self.views.window(instance, begin, end)
             except IncompleteRead:

@@ -8,7 +8,12 @@ read afresh. A sync asks for:
   records that appear late or clocks that disagree) finds every new task;
 - each task that was still CREATED or EXECUTING, by id (its status is the only thing that
   changes on a record): one show-task call per running task, gone records are dropped.
-A full re-read (`full_every`) catches records deleted upstream and anything a sync could miss.
+Every `full_every` the sync's list call is instead the first page of the view's whole range:
+its task_count, against the tasks known, tells whether a record was deleted upstream (or
+appeared late); only then is the view read again in full. So a quiet instance costs one call
+per interval even at the check, and a deletion is still seen within `full_every`.
+A view's first read reaches back `floor` before today (the look-back for running tasks), so a
+window and its look-back are one read.
 
 So with N people, alerts and digests asking about one instance, the instance costs one list
 call per freshness interval (`fresh`, today's 15 s for live windows) plus one call per running
@@ -37,6 +42,7 @@ _FLOOR = datetime.min.replace(tzinfo=UTC)
 # Show-task calls in flight at once for one sync: a burst of 30 running tasks must not look
 # like a flood to the gateway's per-AK throttling.
 SHOW_CONCURRENCY = 5
+PAGE = 100  # the API's largest page
 
 
 class IncompleteRead(Exception):
@@ -77,7 +83,9 @@ class InstanceViews:
         overlap: timedelta = timedelta(minutes=2),
         max_instances: int = 256,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        floor: timedelta = timedelta(0),
     ) -> None:
+        self.floor = floor
         self._client = client
         self._fresh = fresh
         self._full_every = full_every
@@ -87,6 +95,10 @@ class InstanceViews:
         self._views: OrderedDict[str, InstanceView] = OrderedDict()
         self._inflight: dict[str, asyncio.Future[None]] = {}
         self.counts = SyncCounts()
+
+    def covers(self, instance: InstanceRef, begin: datetime) -> bool:
+        view = self._views.get(_key(instance))
+        return view is not None and view.begin <= begin
 
     async def window(
         self, instance: InstanceRef, begin: datetime, end: datetime
@@ -137,9 +149,14 @@ class InstanceViews:
         try:
             view = self._views.get(key)
             now = self._clock()
-            if view is None or now - view.full_at >= self._full_every:
-                start = begin if view is None else min(begin, view.begin)
-                await self._full_read(instance, key, start)
+            if view is None:
+                day = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+                await self._full_read(instance, key, min(begin, day - self.floor))
+                return
+            if now - view.full_at >= self._full_every and not await self._count_matches(
+                instance, view
+            ):
+                await self._full_read(instance, key, min(begin, view.begin))
                 return
             if begin < view.begin:
                 await self._extend(instance, view, begin)
@@ -167,17 +184,46 @@ class InstanceViews:
         while len(self._views) > self._max:
             self._views.popitem(last=False)
 
+    async def _count_matches(self, instance: InstanceRef, view: InstanceView) -> bool:
+        """The periodic check for records deleted upstream, in one call: the first page of the
+        view's whole range, newest first. Its task_count must equal the tasks known plus the new
+        ones on that page; then the page is this sync's list call. Otherwise (a record deleted or
+        appearing late, or more new tasks than a page) the caller reads the view in full."""
+        started = self._clock()
+        since = max(view.begin, view.synced_to - self._overlap)
+        self.counts = _add(self.counts, list_calls=1)
+        page = await self._client.list_tasks(
+            instance, start=1, limit=PAGE, begin=view.begin, end=_upstream_end(started)
+        )
+        oldest = min((t.created_at for t in page.tasks if t.created_at), default=None)
+        if page.total is None or (
+            len(page.tasks) == 100 and oldest is not None and oldest >= since
+        ):
+            return False
+        new = [t for t in page.tasks if t.created_at is not None and t.created_at >= since]
+        ids = set(view.tasks) | {t.id for t in new}
+        if page.total != len(ids):
+            return False
+        await self._sync(instance, view, listed=new)
+        view.full_at = started
+        return True
+
     async def _extend(self, instance: InstanceRef, view: InstanceView, begin: datetime) -> None:
         read = await self._list(instance, begin, view.begin)
         for task in read.tasks:
             view.tasks.setdefault(task.id, task)
         view.begin = begin
 
-    async def _sync(self, instance: InstanceRef, view: InstanceView) -> None:
+    async def _sync(
+        self, instance: InstanceRef, view: InstanceView, listed: list[Task] | None = None
+    ) -> None:
         started = self._clock()
         since = max(view.begin, view.synced_to - self._overlap)
-        new = await self._list(instance, since, _upstream_end(started))
-        fresh_ids = {t.id for t in new.tasks}
+        if listed is None:
+            new_tasks = list((await self._list(instance, since, _upstream_end(started))).tasks)
+        else:
+            new_tasks = listed
+        fresh_ids = {t.id for t in new_tasks}
         running = [t.id for t in view.tasks.values() if t.is_active and t.id not in fresh_ids]
         limit = asyncio.Semaphore(SHOW_CONCURRENCY)
 
@@ -191,7 +237,7 @@ class InstanceViews:
         shown = await asyncio.gather(*(show(task_id) for task_id in running))
         self.counts = _add(self.counts, show_calls=len(running))
         # Applied only once every call succeeded, so a failed sync leaves the view consistent.
-        for task in new.tasks:
+        for task in new_tasks:
             view.tasks[task.id] = task
         for task_id, task in shown:
             if task is None:
