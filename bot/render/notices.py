@@ -206,10 +206,11 @@ def render_channel_default(view: ChannelDefaultView) -> dict[str, Any]:
     # nothing of the use case's module but its shape.
     if view.change == "set" and view.slack is not None:
         first = f"This channel's default is now {_targets_words(view.slack.text, view.covers)}."
+        its = "their" if view.slack.text.lower() == ALL_TARGETS or "," in view.slack.text else "its"
         lines = [
             first,
-            f"{command_example(f'{command} last 1h')} shows its last hour, and "
-            f"{command_example(command)} alone its last 24 h, for everyone here.",
+            f"{command_example(f'{command} last 1h')} shows {its} last hour, and "
+            f"{command_example(command)} alone {its} last 24 h, for everyone here.",
         ]
         if view.config and view.config.lower() != view.slack.text.lower():
             lines.append(
