@@ -37,6 +37,7 @@ from bot.domain.alerts import Alert, events_for, marker_keep, next_round_in, rec
 from bot.domain.durations import typical_durations
 from bot.domain.instances import InstanceRef
 from bot.domain.tasks import TaskWindow
+from bot.listing import judged_durations
 from bot.poster import ChannelUnavailable, Posted, SlackPoster
 from bot.render.alerts import Fired, render_alert_event, render_alert_summary
 from bot.store import AlertStore, Store
@@ -119,7 +120,13 @@ class AlertScheduler:
             if window is None:
                 continue
             wants_typical = any(alert.stuck for alert, _ in members)
-            typical = typical_durations(window.tasks) if wants_typical else {}
+            typical = (
+                judged_durations(
+                    typical_durations(window.tasks), self._alerts.service.expected, window.tasks
+                )
+                if wants_typical
+                else {}
+            )
             for alert, ref in members:
                 for event in events_for(alert, window.tasks, typical, now):
                     fired.setdefault(alert.id, []).append(Fired(ref, event))

@@ -27,6 +27,7 @@ from bot.grammar.digest_commands import (
 )
 from bot.grammar.words import QueryError
 from bot.labels import task_label
+from bot.listing import judged_durations
 from bot.poster import ChannelUnavailable
 from bot.render.digest_admin import render_digest_announcement
 from bot.report import (
@@ -283,7 +284,11 @@ class DigestService:
             earlier, lookback = await self._service.running_before(instance, begin, now)
         tasks = window.tasks
         running = (*earlier, *(t for t in tasks if t.is_active))
-        typical = typical_durations(lookback.tasks if lookback else tasks)
+        typical = judged_durations(
+            typical_durations(lookback.tasks if lookback else tasks),
+            self._service.expected,
+            running,
+        )
         names = Counter(task_label(t.name) for t in tasks)
         return InstanceDigest(
             instance=instance,

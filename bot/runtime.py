@@ -229,6 +229,7 @@ class Runtime:
         self.service.digests = self.digests
         self.alerts.attach(self.store)
         self.service.alerts = self.alerts
+        self.service.channel_defaults.attach(self.store)
         if self.watches is not None:
             self.watches.attach(StoredWatches(self.store))
         if self.poster is not None and self.app is not None:
@@ -251,7 +252,7 @@ class Runtime:
                 self.watch_runner = WatchRunner(self.watches)
                 self.jobs.add("watches", self.watch_runner.run)
         where = "Redis (REDIS_URL)" if settings.redis_url else str(settings.db_path)
-        log.info("digests and alerts kept in %s", where)
+        log.info("digests, alerts and channel defaults kept in %s", where)
 
     async def stop(self) -> None:
         grace = self.settings.shutdown_grace_seconds

@@ -216,7 +216,9 @@ class Timeline:
             if read.cached is None:
                 continue
             tasks = [e.task for e in shown if e.part == n]
-            typical = usual_durations(read.cached.value, read.lookback, tasks)
+            typical = usual_durations(
+                read.cached.value, read.lookback, tasks, self._service.expected
+            )
             overdue[n] = overdue_tasks(tasks, typical, now)
         rows = []
         for entry in shown:

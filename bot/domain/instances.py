@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict
 # or it could never be typed as a target.
 WINDOW_WORDS = ("last", "since", "between", "today", "yesterday")
 HELP_WORDS = frozenset({"help", "?", "-h", "--help"})
-# `digest …` and `alert …` manage digests and alerts, `all` means every instance, `running`
-# lists what runs now.
+# `digest …` and `alert …` manage digests and alerts, `default …` the channel's default, `all`
+# means every instance, `running` lists what runs now.
 COMMAND_WORDS = frozenset({"digest", "alert", "alerts", "all", "running", "default"})
 RESERVED_WORDS = frozenset({*WINDOW_WORDS, *HELP_WORDS, *COMMAND_WORDS})
 

@@ -19,6 +19,7 @@ from dataclasses import replace
 from typing import Any
 
 from bot.blockkit import MAX_BLOCKS, InvalidMessage, check_posted_message, context_block
+from bot.channel_defaults import ChannelDefaultView
 from bot.domain.alerts import AlertAdded, AlertListing, AlertRemoved
 from bot.ids import BlockId
 from bot.render.alerts import render_alert_outcome
@@ -31,6 +32,7 @@ from bot.render.digest_admin import (
 )
 from bot.render.help import render_help
 from bot.render.notices import (
+    render_channel_default,
     render_problem,
     render_refusal,
     render_unknown_instance,
@@ -79,7 +81,7 @@ log = logging.getLogger(__name__)
 _USER_ID = re.compile(r"[UW][A-Z0-9]{1,30}")
 
 
-def render_outcome(outcome: Outcome) -> dict[str, Any]:
+def render_outcome(outcome: Outcome | ChannelDefaultView) -> dict[str, Any]:
     """Any service result as a message. Never raises: the user always gets an answer."""
     try:
         return _render_outcome(outcome)
@@ -93,7 +95,7 @@ def render_outcome(outcome: Outcome) -> dict[str, Any]:
         )
 
 
-def _render_outcome(outcome: Outcome) -> dict[str, Any]:
+def _render_outcome(outcome: Outcome | ChannelDefaultView) -> dict[str, Any]:
     match outcome:
         case TaskReport():
             return render_report(outcome)
@@ -119,6 +121,8 @@ def _render_outcome(outcome: Outcome) -> dict[str, Any]:
             return render_digest_preview(outcome)
         case AlertAdded() | AlertListing() | AlertRemoved():
             return render_alert_outcome(outcome)
+        case ChannelDefaultView():
+            return render_channel_default(outcome)
     return render_problem(Problem(summary="I have nothing to show for that."))
 
 

@@ -42,8 +42,9 @@ from bot.ids import ActionId, BlockId
 from bot.labels import status_emoji, task_label
 from bot.render.button_state import button_state
 from bot.render.digest import _key_params as key_params
+from bot.render.notices import expectation
 from bot.render.safety_net import checked
-from bot.render.timewords import date_token, format_duration, format_duration_range
+from bot.render.timewords import date_token, format_duration
 from bot.render.words import (
     NAME_LIMIT,
     USER_LIMIT,
@@ -99,7 +100,7 @@ def _why_stuck(fired: Fired, now: datetime) -> str:
     task = fired.event.task
     running = format_duration(now - task.created_at) if task.created_at else "a long time"
     if fired.event.usual is not None:
-        return f"running {running}; usually done in {format_duration_range(fired.event.usual)}"
+        return f"running {running}; {expectation(fired.event.usual, 'usually done in {}')}"
     return (
         f"running {running}; no finished run of this kind to compare with, and past "
         f"{format_duration(OVERDUE_WITHOUT_HISTORY)}"

@@ -27,9 +27,10 @@ from bot.domain.tasks import Task, TaskStatus
 from bot.ids import ActionId, BlockId
 from bot.labels import status_emoji, status_word, task_label
 from bot.render.button_state import button_state
+from bot.render.notices import expectation
 from bot.render.params import params_lines
 from bot.render.safety_net import checked
-from bot.render.timewords import date_token, format_duration, format_duration_range
+from bot.render.timewords import date_token, format_duration
 from bot.render.words import NAME_LIMIT, USER_LIMIT, bold, join_words, piece, plural
 from bot.report import DigestReport, InstanceDigest
 
@@ -106,7 +107,7 @@ def _task_line(part: InstanceDigest, task: Task, report: DigestReport) -> str:
             running += ", started before this period"
         usual = part.overdue.get(task.id)
         if task.id in part.overdue:
-            running += f" ⚠ usually {format_duration_range(usual)}" if usual else " ⚠ far too long"
+            running += f" ⚠ {expectation(usual)}" if usual else " ⚠ far too long"
         pieces.append(running)
         if task.status_upper not in (TaskStatus.EXECUTING, TaskStatus.CREATED):
             pieces.append(piece(status_word(task.status), 30))

@@ -30,12 +30,12 @@ from bot.domain.tasks import ACTIVE_STATUSES, Task, TaskStatus, is_finished
 from bot.ids import ActionId, BlockId
 from bot.labels import STATUS_ORDER, status_emoji, status_word, task_label
 from bot.render.button_state import button_state
+from bot.render.notices import overdue_words
 from bot.render.safety_net import checked
 from bot.render.timewords import (
     date_token,
     describe_window,
     format_duration,
-    format_duration_range,
     moment_text,
     zone_name,
 )
@@ -187,12 +187,7 @@ def _duration_text(row: RowSpec, report: TaskReport) -> str:
     if status == TaskStatus.EXECUTING:
         text = f"running for {format_duration(max(report.now - start, timedelta(0)))}{as_of}"
         if row.overdue:
-            usual = row.usual
-            text += (
-                f"  ⚠ usually {format_duration_range(usual)}"
-                if usual
-                else "  ⚠ running far too long"
-            )
+            text += f"  {overdue_words(row.usual)}"
         return text
     if status == TaskStatus.CREATED:
         return f"queued for {format_duration(max(report.now - start, timedelta(0)))}{as_of}"
