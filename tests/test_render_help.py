@@ -52,3 +52,22 @@ def test_help_under_access_rules_offers_nothing_that_would_be_refused() -> None:
     some = render_text(render_help(HelpView("/dms-tasks", ("billing",), restricted=True)))
     assert "/dms-tasks billing last 1h" in some
     assert "instance id" not in some and "instance name" not in some
+
+
+def test_help_names_digests_alerts_watch_and_threads_with_examples_that_parse() -> None:
+    from bot.grammar.alert_commands import parse_alert_command
+    from bot.grammar.digest_commands import parse_digest_command
+
+    message = render_help(HelpView(command="/dms-tasks", instances=("prod-orders",)))
+    assert_valid(message)
+    beyond = next(b["text"]["text"] for b in message["blocks"] if "Beyond one answer" in str(b))
+    digests = re.findall(r"`/dms-tasks (digest [^`]*)`", beyond)
+    alerts = re.findall(r"`/dms-tasks (alert [^`]*)`", beyond)
+    assert len(digests) == 3 and len(alerts) == 2
+    for example in digests:
+        parse_digest_command(unescape(example))
+    for example in alerts:
+        parse_alert_command(unescape(example))
+    assert "prod-orders" in digests[0] and "Watch" in beyond
+    [mention] = re.findall(r"`@dms-tasks-bot ([^`]*)`", beyond)
+    assert isinstance(parse_command(mention, now=NOW, tz=BERLIN), TaskQuery)

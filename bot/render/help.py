@@ -57,6 +57,31 @@ def _default_line(command: str, target: str) -> str:
     )
 
 
+def _beyond_lines(command: str, target: str) -> str:
+    """Digests, alerts, Watch and threads, with examples the channel can use."""
+    typeable = target.lower() == ALL_TARGETS or all(_listable(p) for p in target.split(","))
+    example = target if typeable else ALL_TARGETS
+    return "\n".join(
+        [
+            "*Beyond one answer:*",
+            "• *daily digest* in this channel: "
+            + command_example(f"{command} digest add {example} at 09:00")
+            + ", then "
+            + command_example(f"{command} digest list")
+            + " or "
+            + command_example(f"{command} digest preview {example}"),
+            "• *failure alerts* posted here: "
+            + command_example(f"{command} alert add {example} stuck")
+            + ", "
+            + command_example(f"{command} alert list"),
+            "• *Watch* on a running task follows it in a message of its own and tells you when "
+            "it ends",
+            "• *in a thread*: mention the bot with the same text, e.g. "
+            + command_example(f"@dms-tasks-bot {example} last 1h"),
+        ]
+    )
+
+
 def render_help(help_view: HelpView) -> dict[str, Any]:
     visible = [i for i in help_view.instances if i.strip()]
     if help_view.restricted and not visible:
@@ -117,6 +142,7 @@ def render_help(help_view: HelpView) -> dict[str, Any]:
     blocks: list[dict[str, Any] | None] = [
         section_block(BlockId.HEADER, f"*Kafka background tasks, for example:*\n{example_lines}"),
         section_block(BlockId.NOTICE, grammar),
+        section_block(BlockId.NOTICE.unique("beyond"), _beyond_lines(command, target)),
         section_block(BlockId.FOOTER, instances),
     ]
     return checked(slack_message(f"How to use {piece(command, 40)}", blocks), "help")
