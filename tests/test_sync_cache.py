@@ -238,3 +238,21 @@ async def test_a_read_short_of_the_api_count_keeps_the_shortfall_visible(clock: 
     window = (await cache.window(instance, clock.now - timedelta(hours=1), clock.now)).value
     assert len(window.tasks) == 3 and window.reported_total == 5
     await client.aclose()
+
+
+async def test_a_watched_task_is_read_from_a_fresh_view_and_by_id_once_it_is_stale(
+    sim: RunningSimulator, cache: TaskCache, clock: Clock
+) -> None:
+    orders = ref(sim, "prod-orders")
+    task = sim.add_task(
+        "prod-orders", "extendBroker", "EXECUTING", created=clock.now - timedelta(minutes=30)
+    )
+    await cache.window(orders, *last(clock, 1))
+    before = sim.stats["show_task"]
+    seen = await cache.task(orders, task["id"])
+    assert seen.from_cache and seen.value.status == "EXECUTING"
+    assert sim.stats["show_task"] == before
+    sim.set_task_status(task["id"], "SUCCESS")
+    clock.advance(16)  # the view is stale: the task is asked for by id
+    moved = await cache.task(orders, task["id"])
+    assert moved.value.status == "SUCCESS" and sim.stats["show_task"] == before + 1

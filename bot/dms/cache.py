@@ -199,6 +199,13 @@ class TaskCache:
         )
 
     async def task(self, instance: InstanceRef, task_id: str) -> Cached[Task]:
+        if self.views is not None:
+            # A fresh synced view already looked at every running task of the instance: a
+            # watch, an alert and a listing of that instance share that one look.
+            seen = self.views.fresh_task(instance, task_id)
+            if seen is not None:
+                self._counts["hits"] += 1
+                return Cached(seen[0], seen[1], from_cache=True)
         key = "|".join(("task", *_instance_key(instance), task_id))
 
         async def fetch() -> StoredResult:

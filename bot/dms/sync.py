@@ -96,6 +96,14 @@ class InstanceViews:
         self._inflight: dict[str, asyncio.Future[None]] = {}
         self.counts = SyncCounts()
 
+    def fresh_task(self, instance: InstanceRef, task_id: str) -> tuple[Task, datetime] | None:
+        """The task as a fresh view last saw it (and when), without a call; None otherwise."""
+        view = self._views.get(_key(instance))
+        if view is None or not self._serves(view, view.begin):
+            return None
+        task = view.tasks.get(task_id)
+        return None if task is None else (task, view.synced_at)
+
     def covers(self, instance: InstanceRef, begin: datetime) -> bool:
         view = self._views.get(_key(instance))
         return view is not None and view.begin <= begin
