@@ -653,3 +653,20 @@ def test_the_worst_button_values_of_a_timeline_fit() -> None:
     over = replace(fuller, targets=(*names[:-1], names[-1] + "x"))
     with pytest.raises(QueryError):
         ButtonState.of(over)
+
+
+async def test_running_rows_of_a_timeline_have_a_watch_for_their_own_instance(
+    runtime: Runtime,
+) -> None:
+    from bot.domain.watches import WatchValue
+
+    report = await runtime.service.command("all last 1d limit=50", ONCALL)
+    assert isinstance(report, TimelineReport), report
+    running = {r.task.id: r.carried for r in report.rows if r.task.is_active}
+    assert running, "the simulator has running tasks on prod-orders"
+    message = render_outcome(report)
+    watches = [
+        b for b in message_buttons(message) if ActionId.parse(b["action_id"]) is ActionId.WATCH
+    ]
+    values = [WatchValue.decode(b["value"]) for b in watches]
+    assert {v.task_id: v.target for v in values} == running

@@ -232,7 +232,9 @@ def _watch_button(row: RowSpec, report: TaskReport, text: str, n: int) -> dict[s
     """Watch, on a task that is queued or running (bot/render/watch.py): it follows the task in
     a message of its own, for as long as it runs."""
     task = row.task
-    target = (row.query or report.query).target
+    query = row.query or report.query
+    # In a timeline the row's instance is `on` (an alias or id, as its Params carries it).
+    target = query.target or query.on
     if not task.id or not target or task.status_upper not in ACTIVE_STATUSES:
         return None
     return watch_button(target, task.id, n=n, text=text)
