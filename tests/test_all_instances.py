@@ -608,6 +608,15 @@ def test_a_timeline_of_any_instances_stays_within_slacks_limits(
     params = []
     for button in message_buttons(message):
         assert slack_len(button["value"]) <= MAX_BUTTON_VALUE
+        if ActionId.parse(button["action_id"]) is ActionId.WATCH:
+            from bot.domain.watches import WatchValue
+
+            # A Watch carries the row's own instance and task, not the listing.
+            watched = WatchValue.decode(button["value"])
+            assert (watched.target, watched.task_id) in {
+                (r.carried, r.task.id) for r in report.rows
+            }
+            continue
         state = ButtonState.decode(button["value"])
         assert state.query.targets == report.query.targets
         if button["action_id"].startswith(ActionId.PARAMS):
