@@ -79,9 +79,7 @@ class AlertService:
         raise AssertionError(parsed)
 
     def _may_manage(self, requester: Requester) -> Problem | None:
-        # `[digests] managers` stands for whoever may set up what the bot posts in a channel.
-        managers = self._service.settings.load_config().digests.managers
-        if managers is None or requester.user_id in managers:
+        if self._service.may_manage(requester.user_id):
             return None
         return Problem(
             summary="Only certain people may add or remove alerts here.",

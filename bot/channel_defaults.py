@@ -280,9 +280,7 @@ class ChannelDefaults:
         )
 
     def _may_change(self, requester: Requester) -> Problem | None:
-        # `[digests] managers` stands for whoever may set up what the bot does in a channel.
-        managers = self._service.settings.load_config().digests.managers
-        if managers is None or requester.user_id in managers:
+        if self._service.may_manage(requester.user_id):
             return None
         return Problem(
             summary="Only certain people may set or clear this channel's default.",

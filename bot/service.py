@@ -349,6 +349,12 @@ class TaskService:
 
     # ---- for digests and alerts: a channel with no person behind it ---------------------
 
+    def may_manage(self, user_id: str) -> bool:
+        """Whether this person may change what the bot posts or does in a channel (digests,
+        alerts, the channel's default): `[digests] managers` in the config file, when set."""
+        managers = self._config.digests.managers
+        return managers is None or user_id in managers
+
     async def channel_instances(self, channel_id: str) -> list[InstanceRef]:
         return await self.instances.for_channel(channel_id)
 

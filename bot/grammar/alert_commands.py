@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.grammar.digest_commands import _targets as targets_of
+from bot.grammar.digest_commands import targets_of
 from bot.grammar.words import QueryError
 
 ALERT_WORDS = frozenset({"alert", "alerts"})

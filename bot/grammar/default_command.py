@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.domain.instances import HELP_WORDS, WINDOW_WORDS
-from bot.grammar.digest_commands import _targets as targets_of
+from bot.grammar.digest_commands import targets_of
 from bot.grammar.words import MAX_TARGETS, RUNNING, QueryError
 
 DEFAULT_WORD = "default"

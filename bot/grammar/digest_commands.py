@@ -58,7 +58,7 @@ def is_digest_command(text: str) -> bool:
     return bool(words) and words[0].lower() == DIGEST_WORD
 
 
-def _targets(word: str, example: str) -> tuple[str, ...]:
+def targets_of(word: str, example: str) -> tuple[str, ...]:
     parts = [p.strip() for p in word.split(",") if p.strip()]
     if not parts:
         raise QueryError("Name the instances to cover, e.g. prod-orders or all.", example)
@@ -113,7 +113,7 @@ def parse_digest_command(text: str) -> DigestCommand:
     if verb == "preview":
         if len(args) != 1:
             raise QueryError("Preview one set of instances.", "digest preview prod-orders")
-        return DigestPreview(_targets(args[0], "digest preview prod-orders"))
+        return DigestPreview(targets_of(args[0], "digest preview prod-orders"))
     if verb != "add":
         raise QueryError(
             f'"{verb[:20]}" is not something I do with digests: add, list, remove or preview.',
@@ -121,7 +121,7 @@ def parse_digest_command(text: str) -> DigestCommand:
         )
     if not args:
         raise QueryError("Name the instances the digest covers.", USAGE)
-    targets = _targets(args[0], USAGE)
+    targets = targets_of(args[0], USAGE)
     rest = ",".join(targets)
     at: time | None = None
     tz: str | None = None

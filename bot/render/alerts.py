@@ -41,8 +41,8 @@ from bot.domain.tasks import TaskStatus
 from bot.ids import ActionId, BlockId
 from bot.labels import status_emoji, task_label
 from bot.render.button_state import button_state
-from bot.render.digest import _key_params as key_params
 from bot.render.notices import expectation
+from bot.render.params import key_params
 from bot.render.safety_net import checked
 from bot.render.timewords import date_token, format_duration
 from bot.render.words import (

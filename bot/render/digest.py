@@ -28,7 +28,7 @@ from bot.ids import ActionId, BlockId
 from bot.labels import status_emoji, status_word, task_label
 from bot.render.button_state import button_state
 from bot.render.notices import expectation
-from bot.render.params import params_lines
+from bot.render.params import key_params
 from bot.render.safety_net import checked
 from bot.render.timewords import date_token, format_duration
 from bot.render.words import NAME_LIMIT, USER_LIMIT, bold, join_words, piece, plural
@@ -36,8 +36,6 @@ from bot.report import DigestReport, InstanceDigest
 
 MAX_LISTED = 10  # failures, and running tasks, listed by name
 MAX_BUTTONS = 5  # "Open full list" buttons, one per instance
-KEY_PARAMS = 3
-PARAM_TEXT = 40
 DIGEST_LABEL = "digest period"
 
 
@@ -82,17 +80,6 @@ def _instance_line(part: InstanceDigest, report: DigestReport) -> str:
     return line
 
 
-def _key_params(task: Task) -> str:
-    """The first few params as the Params view words them (secrets hidden), on one line."""
-    try:
-        params = task.params
-        lines = params_lines(params, task.name) if isinstance(params, dict) else []
-    except RecursionError:
-        # Nested too deeply to read; the Params view says so, a summary line leaves them out.
-        return ""
-    return "; ".join(piece(line, 2 * PARAM_TEXT) for line in lines[:KEY_PARAMS])
-
-
 def _task_line(part: InstanceDigest, task: Task, report: DigestReport) -> str:
     pieces = [
         f"{status_emoji(task.status)} {piece(part.instance.display_name, NAME_LIMIT)}",
@@ -112,7 +99,7 @@ def _task_line(part: InstanceDigest, task: Task, report: DigestReport) -> str:
         if task.status_upper not in (TaskStatus.EXECUTING, TaskStatus.CREATED):
             pieces.append(piece(status_word(task.status), 30))
     else:
-        params = _key_params(task)
+        params = key_params(task)
         if params:
             pieces.append(params)
     return " · ".join(pieces)

@@ -224,3 +224,20 @@ def render_params(view: ParamsView) -> dict[str, Any]:
     blocks.append(actions_block(BlockId.PAGER, buttons))
     text = f"Params of {label} on {piece(view.instance.display_name, NAME_LIMIT)}"
     return checked(slack_message(text, blocks), view.instance.display_name)
+
+
+# Summaries of a failed task show this many params, each cut to this many characters.
+KEY_PARAMS = 3
+KEY_PARAM_TEXT = 80
+
+
+def key_params(task: Task) -> str:
+    """The first few params as the Params view words them (secrets hidden), on one line: for
+    digests, alerts and watches, where a failed task is summed up."""
+    try:
+        params = task.params
+        lines = params_lines(params, task.name) if isinstance(params, dict) else []
+    except RecursionError:
+        # Nested too deeply to read; the Params view says so, a summary line leaves them out.
+        return ""
+    return "; ".join(piece(line, KEY_PARAM_TEXT) for line in lines[:KEY_PARAMS])

@@ -39,7 +39,7 @@ from bot.domain.watches import (
 )
 from bot.ids import ActionId, BlockId
 from bot.labels import status_emoji, status_word, task_label
-from bot.render.digest import _key_params as key_params
+from bot.render.params import key_params
 from bot.render.safety_net import checked
 from bot.render.timewords import date_token, format_duration
 from bot.render.words import NAME_LIMIT, bold, piece, short_task_id
